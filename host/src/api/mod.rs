@@ -1,0 +1,276 @@
+//! The HTTP API under `/api/v1` (JSON, bearer token), `GET /healthz`, and the
+//! console's static page at `/`. Handlers are thin: they parse, call [`App`],
+//! and [`ApiError`] is the one place errors become HTTP responses.
+
+mod error;
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::app::{App, DeployOptions};
+pub use error::ApiError;
+
+/// Largest invocation input, in bytes.
+pub const MAX_INPUT_BYTES: usize = 1024 * 1024;
+
+/// The admin API token. `Debug` never prints it.
+#[derive(Clone)]
+pub struct AdminToken(Arc<str>);
+
+impl AdminToken {
+    /// Wraps a token.
+    pub fn new(token: impl Into<Arc<str>>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token itself, for writing it to its file.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+
+    fn matches(&self, presented: &str) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken([redacted])")
+    }
+}
+
+#[derive(Clone, Debug)]
+struct ApiState {
+    app: Arc<App>,
+    token: AdminToken,
+    max_component_bytes: usize,
+}
+
+/// Builds the router. `max_component_bytes` bounds deploy uploads.
+pub fn router(app: Arc<App>, token: AdminToken, max_component_bytes: usize) -> Router {
+    let state = ApiState {
+        app,
+        token,
+        max_component_bytes,
+    };
+    let api = Router::new()
+        .route("/status", get(status))
+        .route("/functions", get(list_functions))
+        .route(
+            "/functions/{name}",
+            get(show_function).delete(delete_function),
+        )
+        .route("/functions/{name}/versions", post(deploy))
+        .route("/functions/{name}/rollback", post(rollback))
+        .route("/functions/{name}/invoke", post(invoke))
+        .route("/functions/{name}/logs", get(logs))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/", get(console))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(t) if state.token.matches(t.trim()) => next.run(req).await,
+        Some(_) => ApiError::unauthorized("the bearer token is not valid").into_response(),
+        None => ApiError::unauthorized(
+            "send `Authorization: Bearer <token>`; the admin token is in the `admin-token` file of the host's data folder",
+        )
+        .into_response(),
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn console() -> Html<&'static str> {
+    Html(include_str!("console.html"))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; the API is documented in docs/api.md",
+    )
+}
+
+async fn status(State(s): State<ApiState>) -> Json<serde_json::Value> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = s.app.runtime().stats();
+    Json(serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "functions_loaded": s.app.loaded_functions(),
+        "runtime": {
+            "compiled": stats.compiled.load(Relaxed),
+            "deserialized": stats.deserialized.load(Relaxed),
+            "calls": stats.calls.load(Relaxed),
+            "max_concurrency": s.app.runtime().config().max_concurrency,
+            "max_memory_mib": s.app.runtime().config().max_memory_mib,
+        },
+    }))
+}
+
+async fn list_functions(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let functions = s.app.list().await?;
+    Ok(Json(serde_json::json!({ "functions": functions })).into_response())
+}
+
+async fn show_function(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(s.app.show(&name).await?).into_response())
+}
+
+async fn delete_function(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.app.delete(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reads a body up to `limit` bytes, answering 413 with a JSON error past it.
+async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("{what} is larger than {limit} bytes"),
+        )
+    })
+}
+
+fn parse_deploy_query(query: Option<&str>) -> Result<DeployOptions, ApiError> {
+    fn number(key: &str, value: &str) -> Result<u32, ApiError> {
+        value.parse().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_limits",
+                format!("`{key}` must be a non-negative integer, got `{value}`"),
+            )
+        })
+    }
+    let mut opts = DeployOptions::default();
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "memory_mib" => opts.memory_mib = Some(number(&key, &value)?),
+            "timeout_ms" => opts.timeout_ms = Some(number(&key, &value)?),
+            "max_requests" => opts.max_requests = Some(number(&key, &value)?),
+            "allow_host" => opts.allowed_hosts.push(value.into_owned()),
+            other => {
+                return Err(ApiError::bad_request(
+                    "unknown_parameter",
+                    format!(
+                        "unknown query parameter `{other}`; expected memory_mib, timeout_ms, max_requests or allow_host"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(opts)
+}
+
+async fn deploy(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let opts = parse_deploy_query(query.as_deref())?;
+    let wasm = read_body(body, s.max_component_bytes, "the component").await?;
+    if wasm.is_empty() {
+        return Err(ApiError::bad_request(
+            "not_a_component",
+            "the request body is empty: send the component's .wasm bytes",
+        ));
+    }
+    let view = s.app.deploy(&name, wasm.to_vec(), opts).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+#[derive(Deserialize)]
+struct RollbackBody {
+    version: u32,
+}
+
+async fn rollback(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let RollbackBody { version } = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("expected a JSON body like {{\"version\": 1}}: {e}"),
+        )
+    })?;
+    Ok(Json(s.app.rollback(&name, version).await?).into_response())
+}
+
+async fn invoke(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(body, MAX_INPUT_BYTES, "the input").await?;
+    // An empty body is the empty object, so `curl -X POST` runs a function
+    // that needs no input.
+    let input = if body.is_empty() {
+        "{}".to_owned()
+    } else {
+        String::from_utf8(body.to_vec())
+            .map_err(|_| ApiError::bad_request("invalid_input", "input must be UTF-8 JSON"))?
+    };
+    let done = s.app.invoke(&name, input).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert("x-switchboard-invocation", done.id.into());
+    headers.insert("x-switchboard-version", done.version.into());
+    headers.insert(
+        "x-switchboard-duration-us",
+        (done.duration.as_micros() as u64).into(),
+    );
+    Ok((headers, done.output).into_response())
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    limit: Option<usize>,
+}
+
+async fn logs(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(100).min(1000);
+    let lines = s.app.logs(&name, limit)?;
+    Ok(Json(serde_json::json!({ "function": name, "lines": lines })).into_response())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,227 @@
+//! Handlers called through the router, without a socket.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::server::{Host, ServeConfig};
+
+struct Fixture {
+    router: axum::Router,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServeConfig::new(dir.path());
+    config.runtime.max_concurrency = 4;
+    config.runtime.max_memory_mib = 64;
+    let host = Host::open(config).await.unwrap();
+    Fixture {
+        router: host.router(),
+        token: host.token().secret().to_owned(),
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+
+    async fn authed(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, serde_json::Value) {
+        let token = self.token.clone();
+        self.call(method, uri, Some(&token), body).await
+    }
+}
+
+fn code(v: &serde_json::Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or_default()
+}
+
+fn message(v: &serde_json::Value) -> &str {
+    v["error"]["message"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn health_is_open_everything_else_needs_the_token() {
+    let f = fixture().await;
+    let (status, body) = f.call("GET", "/healthz", None, vec![]).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+
+    for (method, uri) in [
+        ("GET", "/api/v1/functions"),
+        ("GET", "/api/v1/status"),
+        ("POST", "/api/v1/functions/hello/invoke"),
+        ("POST", "/api/v1/functions/hello/versions"),
+        ("DELETE", "/api/v1/functions/hello"),
+        ("GET", "/api/v1/nothing-here"),
+    ] {
+        let (status, body) = f.call(method, uri, None, vec![]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+        assert_eq!(code(&body), "unauthorized");
+        assert!(message(&body).contains("Authorization: Bearer"));
+        let (status, body) = f.call(method, uri, Some("sb_wrong"), vec![]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+        assert!(message(&body).contains("not valid"));
+    }
+    let (status, body) = f.authed("GET", "/api/v1/functions", vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["functions"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_with_a_reason_and_nothing_is_stored() {
+    let f = fixture().await;
+    let cases: [(&str, Vec<u8>, &str, &str); 6] = [
+        (
+            "/api/v1/functions/hello/versions",
+            vec![],
+            "not_a_component",
+            "empty",
+        ),
+        (
+            "/api/v1/functions/hello/versions",
+            b"not wasm at all".to_vec(),
+            "not_a_component",
+            "not a WebAssembly component",
+        ),
+        (
+            "/api/v1/functions/hello/versions",
+            b"\0asm\x01\0\0\0".to_vec(),
+            "not_a_component",
+            "core WebAssembly module",
+        ),
+        (
+            "/api/v1/functions/hello/versions",
+            b"\0asm\x0d\0\x01\0garbage".to_vec(),
+            "not_a_component",
+            "invalid component",
+        ),
+        (
+            "/api/v1/functions/Hello/versions",
+            b"\0asm\x0d\0\x01\0".to_vec(),
+            "invalid_name",
+            "lower-case",
+        ),
+        (
+            "/api/v1/functions/hello/versions?memory_mib=100000",
+            b"\0asm\x0d\0\x01\0".to_vec(),
+            "invalid_limits",
+            "memory_mib",
+        ),
+    ];
+    for (uri, body, want_code, want_message) in cases {
+        let (status, body) = f.authed("POST", uri, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert_eq!(code(&body), want_code, "{uri}: {body}");
+        assert!(message(&body).contains(want_message), "{uri}: {body}");
+    }
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/functions/hello/versions?allow_host=ftp://x",
+            b"\0asm\x0d\0\x01\0".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_allowed_host")
+    );
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/functions/hello/versions?memroy_mib=1",
+            b"\0asm\x0d\0\x01\0".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "unknown_parameter")
+    );
+    assert!(message(&body).contains("memroy_mib"));
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/functions/hello/versions?timeout_ms=soon",
+            b"\0asm\x0d\0\x01\0".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_limits")
+    );
+
+    let (_, body) = f.authed("GET", "/api/v1/functions", vec![]).await;
+    assert_eq!(
+        body["functions"],
+        serde_json::json!([]),
+        "nothing was stored"
+    );
+}
+
+#[tokio::test]
+async fn unknown_things_are_404_with_json() {
+    let f = fixture().await;
+    for (method, uri, body) in [
+        ("GET", "/api/v1/functions/ghost", vec![]),
+        ("DELETE", "/api/v1/functions/ghost", vec![]),
+        ("POST", "/api/v1/functions/ghost/invoke", b"{}".to_vec()),
+        ("GET", "/api/v1/functions/ghost/logs", vec![]),
+        (
+            "POST",
+            "/api/v1/functions/ghost/rollback",
+            br#"{"version":1}"#.to_vec(),
+        ),
+        ("GET", "/api/v1/nope", vec![]),
+    ] {
+        let (status, body) = f.authed(method, uri, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}");
+        assert_eq!(code(&body), "not_found", "{method} {uri}");
+    }
+    let (status, body) = f
+        .authed("POST", "/api/v1/functions/ghost/rollback", b"one".to_vec())
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_body")
+    );
+}
+
+#[tokio::test]
+async fn status_reports_runtime_counters() {
+    let f = fixture().await;
+    let (status, body) = f.authed("GET", "/api/v1/status", vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["runtime"]["compiled"], 0);
+    assert_eq!(body["runtime"]["max_concurrency"], 4);
+}

@@ -1,0 +1,558 @@
+//! The host's operations on functions (deploy, invoke, list, show, rollback,
+//! delete, logs), shared by the HTTP API and the tests. Owns the in-memory
+//! table of loaded versions so an invocation never touches the database.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::names::validate_function_name;
+use crate::outbound::{Policy, normalize_origin};
+use crate::runtime::{CallError, CallSpec, DeployError, Limits, Loaded, LogLine, Runtime};
+use crate::store::{FunctionRecord, NewVersion, Store, StoreError, VersionRecord};
+
+/// Settings of the function service.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Largest component accepted at deploy, in bytes.
+    pub max_component_bytes: usize,
+    /// Bound on compiling one component at deploy.
+    pub compile_timeout: Duration,
+    /// Log lines kept per function (across calls, newest kept).
+    pub log_lines_per_function: usize,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            max_component_bytes: 32 * 1024 * 1024,
+            compile_timeout: Duration::from_secs(60),
+            log_lines_per_function: 1000,
+        }
+    }
+}
+
+/// Errors of the function service; [`crate::api`] maps each to an HTTP status.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// The named thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller sent something invalid; `code` is machine-readable.
+    #[error("{message}")]
+    BadRequest {
+        /// Stable error code.
+        code: &'static str,
+        /// What to fix.
+        message: String,
+    },
+    /// The upload is too large.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The function ran and failed.
+    #[error(transparent)]
+    Call(CallError),
+    /// Something on our side failed; details are logged, not returned.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::FunctionNotFound(_) | StoreError::VersionNotFound { .. } => {
+                AppError::NotFound(e.to_string())
+            }
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::BadRequest {
+        code,
+        message: message.into(),
+    }
+}
+
+/// What a deploy asks for besides the component.
+#[derive(Debug, Clone, Default)]
+pub struct DeployOptions {
+    /// Limits; `None` fields take the defaults.
+    pub memory_mib: Option<u32>,
+    /// Deadline per call, ms.
+    pub timeout_ms: Option<u32>,
+    /// Outbound requests per call.
+    pub max_requests: Option<u32>,
+    /// Origins connection-less `invoke-url` may reach.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// A version as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionView {
+    /// Version number.
+    pub version: u32,
+    /// Whether invocations run this version.
+    pub current: bool,
+    /// Hex SHA-256 of the component.
+    pub sha256: String,
+    /// Component size.
+    pub size_bytes: u64,
+    /// RFC 3339.
+    pub deployed_at: String,
+    /// Per-call limits.
+    pub limits: Limits,
+    /// Allowed origins for connection-less requests.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// A function as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FunctionView {
+    /// Name.
+    pub name: String,
+    /// Version invocations run.
+    pub current_version: u32,
+    /// Highest version deployed.
+    pub latest_version: u32,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// All versions, oldest first (only in `show`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Vec<VersionView>>,
+}
+
+/// A log line with the call it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    /// RFC 3339 with milliseconds.
+    pub time: String,
+    /// Invocation id (also in the `x-switchboard-invocation` response header).
+    pub invocation: u64,
+    /// Version that ran.
+    pub version: u32,
+    /// Level.
+    pub level: &'static str,
+    /// Message.
+    pub message: String,
+}
+
+/// A successful invocation.
+#[derive(Debug)]
+pub struct Invocation {
+    /// Id of this call.
+    pub id: u64,
+    /// Version that ran.
+    pub version: u32,
+    /// The function's JSON output.
+    pub output: String,
+    /// Wall-clock duration.
+    pub duration: Duration,
+}
+
+/// A loaded, callable version.
+#[derive(Debug)]
+struct Deployed {
+    version: u32,
+    loaded: Loaded,
+    spec: CallSpec,
+}
+
+/// The function service.
+#[derive(Debug)]
+pub struct App {
+    store: Arc<Store>,
+    runtime: Arc<Runtime>,
+    config: AppConfig,
+    /// Read on every invocation, written on deploy/rollback/delete: a std
+    /// RwLock held only to clone an `Arc`, never across an await.
+    deployed: RwLock<HashMap<String, Arc<Deployed>>>,
+    /// Serialises deploy, rollback and delete so the store and `deployed`
+    /// change together and in order.
+    writes: tokio::sync::Mutex<()>,
+    /// Bounds concurrent compilations (CPU and memory heavy).
+    compiles: tokio::sync::Semaphore,
+    logs: Mutex<HashMap<String, VecDeque<LogEntry>>>,
+    next_invocation: AtomicU64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Formats Unix milliseconds as RFC 3339 (UTC, milliseconds).
+pub fn rfc3339(ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+fn version_view(v: VersionRecord, current: u32) -> VersionView {
+    VersionView {
+        current: v.version == current,
+        version: v.version,
+        sha256: v.sha256,
+        size_bytes: v.size_bytes,
+        deployed_at: rfc3339(v.deployed_at_ms),
+        limits: v.limits,
+        allowed_hosts: v.allowed_hosts,
+    }
+}
+
+fn function_view(f: FunctionRecord, versions: Option<Vec<VersionRecord>>) -> FunctionView {
+    let current = f.current_version;
+    FunctionView {
+        name: f.name,
+        current_version: f.current_version,
+        latest_version: f.latest_version,
+        created_at: rfc3339(f.created_at_ms),
+        updated_at: rfc3339(f.updated_at_ms),
+        versions: versions.map(|vs| vs.into_iter().map(|v| version_view(v, current)).collect()),
+    }
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+}
+
+impl App {
+    /// Opens the service over `store`, loading the current version of every function.
+    /// A version that fails to load is logged and left out (its function answers 404
+    /// until redeployed or rolled back).
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn new(
+        store: Arc<Store>,
+        runtime: Arc<Runtime>,
+        config: AppConfig,
+    ) -> anyhow::Result<Self> {
+        let app = Self {
+            store,
+            runtime,
+            config,
+            deployed: RwLock::new(HashMap::new()),
+            writes: tokio::sync::Mutex::new(()),
+            compiles: tokio::sync::Semaphore::new(1),
+            logs: Mutex::new(HashMap::new()),
+            next_invocation: AtomicU64::new(1),
+        };
+        let store = app.store.clone();
+        let functions = tokio::task::spawn_blocking(move || store.list()).await??;
+        for f in functions {
+            match app.load_version(&f.name, f.current_version).await {
+                Ok(d) => {
+                    app.deployed
+                        .write()
+                        .expect("lock poisoned")
+                        .insert(f.name.clone(), d);
+                }
+                Err(e) => {
+                    tracing::error!(function = %f.name, version = f.current_version, error = %e, "could not load function")
+                }
+            }
+        }
+        Ok(app)
+    }
+
+    /// The runtime (for its counters).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Number of loaded functions.
+    pub fn loaded_functions(&self) -> usize {
+        self.deployed.read().expect("lock poisoned").len()
+    }
+
+    fn spec(&self, name: &str, record: &VersionRecord) -> Result<CallSpec, AppError> {
+        let policy = Policy::new(&record.allowed_hosts).map_err(|e| {
+            AppError::Internal(anyhow::anyhow!("stored allowed host is invalid: {e}"))
+        })?;
+        Ok(CallSpec {
+            function: name.into(),
+            limits: record.limits,
+            policy: Arc::new(policy),
+        })
+    }
+
+    /// Loads a stored version: its artifact without compiling when the engine
+    /// matches, else by recompiling the stored component (and storing the new artifact).
+    async fn load_version(&self, name: &str, version: u32) -> Result<Arc<Deployed>, AppError> {
+        let store = self.store.clone();
+        let runtime = self.runtime.clone();
+        let n = name.to_owned();
+        let (record, loaded) = blocking(move || {
+            let record = store.version(&n, version)?;
+            if let Some(artifact) = store.artifact(&n, version)?
+                && let Some(loaded) = runtime.load(&artifact)?
+            {
+                return Ok((record, loaded));
+            }
+            tracing::info!(function = %n, version, "artifact missing or built by another engine; recompiling");
+            let wasm = store.component(&n, version)?;
+            let (artifact, loaded) = runtime
+                .compile(&wasm)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("stored component no longer compiles: {e}")))?;
+            store.put_artifact(&n, version, &artifact)?;
+            Ok((record, loaded))
+        })
+        .await?;
+        Ok(Arc::new(Deployed {
+            version,
+            spec: self.spec(name, &record)?,
+            loaded,
+        }))
+    }
+
+    /// Validates, compiles and stores a new version of `name` and makes it current.
+    ///
+    /// # Errors
+    /// [`AppError::BadRequest`] for a bad name, option or component (nothing is
+    /// stored), [`AppError::TooLarge`], or an internal failure.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        wasm: Vec<u8>,
+        opts: DeployOptions,
+    ) -> Result<FunctionView, AppError> {
+        validate_function_name(name).map_err(|m| bad("invalid_name", m))?;
+        let defaults = Limits::default();
+        let limits = Limits {
+            memory_mib: opts.memory_mib.unwrap_or(defaults.memory_mib),
+            timeout_ms: opts.timeout_ms.unwrap_or(defaults.timeout_ms),
+            max_requests: opts.max_requests.unwrap_or(defaults.max_requests),
+        };
+        limits
+            .validate(self.runtime.config().max_memory_mib)
+            .map_err(|m| bad("invalid_limits", m))?;
+        let mut allowed_hosts = Vec::new();
+        for h in &opts.allowed_hosts {
+            let origin = normalize_origin(h).map_err(|m| bad("invalid_allowed_host", m))?;
+            if !allowed_hosts.contains(&origin) {
+                allowed_hosts.push(origin);
+            }
+        }
+        if wasm.len() > self.config.max_component_bytes {
+            return Err(AppError::TooLarge(format!(
+                "component is {} bytes; the limit is {} bytes",
+                wasm.len(),
+                self.config.max_component_bytes
+            )));
+        }
+
+        let sha256 = hex::encode(Sha256::digest(&wasm));
+        let size_bytes = wasm.len() as u64;
+        let wasm = Arc::new(wasm);
+        let (artifact, loaded) = {
+            let _permit = self.compiles.acquire().await.expect("never closed");
+            let runtime = self.runtime.clone();
+            let w = wasm.clone();
+            // Cranelift cannot be cancelled: on timeout the compile finishes in
+            // the background and its result is dropped.
+            let task = tokio::task::spawn_blocking(move || runtime.compile(&w));
+            match tokio::time::timeout(self.config.compile_timeout, task).await {
+                Err(_) => {
+                    return Err(bad(
+                        "compile_timeout",
+                        format!(
+                            "compiling the component took longer than {} s; make it smaller",
+                            self.config.compile_timeout.as_secs()
+                        ),
+                    ));
+                }
+                Ok(Err(e)) => {
+                    return Err(AppError::Internal(anyhow::anyhow!(
+                        "compile task failed: {e}"
+                    )));
+                }
+                Ok(Ok(Err(e @ DeployError::NotAComponent(_)))) => {
+                    return Err(bad("not_a_component", e.to_string()));
+                }
+                Ok(Ok(Err(e))) => return Err(bad("invalid_component", e.to_string())),
+                Ok(Ok(Ok(pair))) => pair,
+            }
+        };
+
+        let record = VersionRecord {
+            version: 0,
+            sha256,
+            size_bytes,
+            deployed_at_ms: now_ms(),
+            limits,
+            allowed_hosts,
+        };
+        let spec = self.spec(name, &record)?;
+        let _writes = self.writes.lock().await;
+        let store = self.store.clone();
+        let n = name.to_owned();
+        let (function, version) = blocking(move || {
+            let new = NewVersion {
+                component: &wasm,
+                artifact: &artifact,
+                record,
+            };
+            Ok(store.deploy(&n, new, now_ms())?)
+        })
+        .await?;
+        self.deployed.write().expect("lock poisoned").insert(
+            name.to_owned(),
+            Arc::new(Deployed {
+                version: version.version,
+                loaded,
+                spec,
+            }),
+        );
+        tracing::info!(function = name, version = version.version, "deployed");
+        Ok(function_view(function, Some(vec![version])))
+    }
+
+    /// Runs the current version of `name` with `input` (JSON text).
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::BadRequest`] for input that is not
+    /// JSON, [`AppError::Call`] when the function fails.
+    pub async fn invoke(&self, name: &str, input: String) -> Result<Invocation, AppError> {
+        let deployed = self
+            .deployed
+            .read()
+            .expect("lock poisoned")
+            .get(name)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound(format!("function `{name}` not found")))?;
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
+            return Err(bad("invalid_input", format!("input must be JSON: {e}")));
+        }
+        let id = self.next_invocation.fetch_add(1, Ordering::Relaxed);
+        let outcome = self
+            .runtime
+            .invoke(&deployed.loaded, &deployed.spec, input)
+            .await;
+        if !outcome.logs.is_empty() {
+            self.keep_logs(name, id, deployed.version, outcome.logs);
+        }
+        match outcome.result {
+            Ok(output) => Ok(Invocation {
+                id,
+                version: deployed.version,
+                output,
+                duration: outcome.duration,
+            }),
+            Err(e) => {
+                tracing::info!(function = name, invocation = id, error = %e, "invocation failed");
+                Err(AppError::Call(e))
+            }
+        }
+    }
+
+    fn keep_logs(&self, name: &str, id: u64, version: u32, lines: Vec<LogLine>) {
+        let mut logs = self.logs.lock().expect("lock poisoned");
+        let ring = logs.entry(name.to_owned()).or_default();
+        for l in lines {
+            if ring.len() == self.config.log_lines_per_function {
+                ring.pop_front();
+            }
+            ring.push_back(LogEntry {
+                time: rfc3339(l.time_ms),
+                invocation: id,
+                version,
+                level: l.level,
+                message: l.message,
+            });
+        }
+    }
+
+    /// The newest `limit` log lines of `name`, oldest first.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when no such function exists.
+    pub fn logs(&self, name: &str, limit: usize) -> Result<Vec<LogEntry>, AppError> {
+        if !self
+            .deployed
+            .read()
+            .expect("lock poisoned")
+            .contains_key(name)
+        {
+            return Err(AppError::NotFound(format!("function `{name}` not found")));
+        }
+        let logs = self.logs.lock().expect("lock poisoned");
+        Ok(logs
+            .get(name)
+            .map(|ring| {
+                ring.iter()
+                    .skip(ring.len().saturating_sub(limit))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// All functions, by name.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn list(&self) -> Result<Vec<FunctionView>, AppError> {
+        let store = self.store.clone();
+        let list = blocking(move || Ok(store.list()?)).await?;
+        Ok(list.into_iter().map(|f| function_view(f, None)).collect())
+    }
+
+    /// One function with its versions.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`].
+    pub async fn show(&self, name: &str) -> Result<FunctionView, AppError> {
+        let store = self.store.clone();
+        let n = name.to_owned();
+        let (f, versions) = blocking(move || Ok(store.get(&n)?)).await?;
+        Ok(function_view(f, Some(versions)))
+    }
+
+    /// Makes an earlier (or later) version current.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown function or version.
+    pub async fn rollback(&self, name: &str, version: u32) -> Result<FunctionView, AppError> {
+        let _writes = self.writes.lock().await;
+        // Load first, so a version that cannot run never becomes current.
+        let deployed = self.load_version(name, version).await?;
+        let store = self.store.clone();
+        let n = name.to_owned();
+        blocking(move || Ok(store.set_current(&n, version, now_ms())?)).await?;
+        self.deployed
+            .write()
+            .expect("lock poisoned")
+            .insert(name.to_owned(), deployed);
+        tracing::info!(function = name, version, "current version changed");
+        drop(_writes);
+        self.show(name).await
+    }
+
+    /// Deletes a function, all its versions and its logs.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`].
+    pub async fn delete(&self, name: &str) -> Result<(), AppError> {
+        let _writes = self.writes.lock().await;
+        let store = self.store.clone();
+        let n = name.to_owned();
+        blocking(move || Ok(store.delete(&n)?)).await?;
+        self.deployed.write().expect("lock poisoned").remove(name);
+        self.logs.lock().expect("lock poisoned").remove(name);
+        tracing::info!(function = name, "deleted");
+        Ok(())
+    }
+}

@@ -1,0 +1,274 @@
+//! The `switchboard` command: `serve` runs a host; every other command is a
+//! client of a running host's HTTP API.
+
+mod client;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::server::{Host, ServeConfig};
+
+/// Switchboard: run untrusted WebAssembly functions that call third-party APIs.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the host: API, console and runtime, with an embedded database.
+    Serve(ServeArgs),
+    /// Deploy, invoke and manage functions on a running host.
+    #[command(subcommand)]
+    Function(FunctionCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:7700")]
+    listen: SocketAddr,
+    /// Data folder: database, master key, admin token.
+    #[arg(long, env = "SWITCHBOARD_DATA", default_value = "switchboard-data")]
+    data: PathBuf,
+    /// Let functions reach loopback, private and link-local addresses (local development, tests).
+    #[arg(long, env = "SWITCHBOARD_ALLOW_PRIVATE_NETWORKS")]
+    allow_private_networks: bool,
+    /// Calls that may run at once; more wait for a slot.
+    #[arg(long, default_value_t = 128)]
+    max_concurrency: u32,
+    /// Largest memory limit a function may be deployed with, in MiB.
+    #[arg(long, default_value_t = 512)]
+    max_memory_mib: u32,
+}
+
+/// Where the host is and how to authenticate.
+#[derive(Debug, Args)]
+struct ClientArgs {
+    /// URL of the running host.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_URL",
+        default_value = "http://127.0.0.1:7700"
+    )]
+    url: String,
+    /// Admin API token (default: the admin-token file in --data).
+    #[arg(long, global = true, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The host's data folder, to read the admin token from.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_DATA",
+        default_value = "switchboard-data"
+    )]
+    data: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum FunctionCommand {
+    /// Upload a component as the next version of NAME and make it current.
+    Deploy {
+        /// Function name: a lower-case letter, then lower-case letters, digits, `_` or `-`.
+        name: String,
+        /// The component (.wasm built for wasm32-wasip2).
+        path: PathBuf,
+        /// Memory limit per linear memory, MiB (default 64).
+        #[arg(long)]
+        memory_mib: Option<u32>,
+        /// Deadline per call, ms (default 10000).
+        #[arg(long)]
+        timeout_ms: Option<u32>,
+        /// Outbound requests per call (default 32).
+        #[arg(long)]
+        max_requests: Option<u32>,
+        /// An origin connection-less requests may reach, e.g. https://api.example.com (repeatable).
+        #[arg(long = "allow-host")]
+        allow_hosts: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Run NAME with a JSON input and print its JSON output.
+    Invoke {
+        /// Function name.
+        name: String,
+        /// JSON input (default `{}`).
+        #[arg(long, conflicts_with = "input_file")]
+        input: Option<String>,
+        /// Read the JSON input from a file (`-` for standard input).
+        #[arg(long)]
+        input_file: Option<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List functions.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a function and its versions.
+    Show {
+        /// Function name.
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a function and all its versions.
+    Delete {
+        /// Function name.
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a function's recent log lines.
+    Logs {
+        /// Function name.
+        name: String,
+        /// Lines to show (at most 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Make an earlier version current again.
+    Rollback {
+        /// Function name.
+        name: String,
+        /// Version to make current.
+        version: u32,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Function(cmd) => client::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,cranelift=warn,wasmtime=warn".into()),
+        )
+        .init();
+    let mut config = ServeConfig::new(&args.data);
+    config.outbound.allow_private_networks = args.allow_private_networks;
+    config.runtime.max_concurrency = args.max_concurrency;
+    config.runtime.max_memory_mib = args.max_memory_mib;
+    let host = Host::open(config).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let paths = host.paths().clone();
+    println!(
+        "switchboard {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("  console:     http://{addr}/");
+    println!("  API:         http://{addr}/api/v1");
+    println!("  database:    {}", paths.database.display());
+    println!("  master key:  {}", paths.master_key.display());
+    println!(
+        "  admin token: {} (the CLI reads it from there)",
+        paths.admin_token.display()
+    );
+    if args.allow_private_networks {
+        tracing::warn!(
+            "functions may reach private, loopback and link-local addresses (--allow-private-networks)"
+        );
+    }
+    host.serve(listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn deploy_parses_repeated_allow_host() {
+        let cli = Cli::try_parse_from([
+            "switchboard",
+            "function",
+            "deploy",
+            "fetch",
+            "fetch.wasm",
+            "--allow-host",
+            "https://a.example",
+            "--allow-host",
+            "https://b.example",
+            "--timeout-ms",
+            "500",
+        ])
+        .unwrap();
+        let Command::Function(FunctionCommand::Deploy {
+            allow_hosts,
+            timeout_ms,
+            ..
+        }) = cli.command
+        else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(allow_hosts.len(), 2);
+        assert_eq!(timeout_ms, Some(500));
+    }
+}

@@ -1,0 +1,474 @@
+//! Every request a function makes leaves through here: the allowed-origin
+//! policy, our own redirect handling (each hop checked again), the private
+//! network guard after DNS, timeouts and the response-size cap, on one shared client.
+//!
+//! Credential injection (connections) plugs in between the policy check and
+//! the send; nothing else in the host talks to the network for a function.
+
+mod net;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+pub use reqwest::Method;
+use url::Url;
+
+pub use net::is_private;
+use net::{BlockedAddress, GuardedResolver};
+
+/// Request headers a function may not set: hop-by-hop headers, `Host`, and
+/// `Content-Length` (the host computes it). Any `proxy-*` header is refused too.
+pub const FORBIDDEN_REQUEST_HEADERS: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
+
+/// Hop-by-hop response headers, not passed on to the function.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Process-wide settings of the outbound client.
+#[derive(Debug, Clone)]
+pub struct OutboundConfig {
+    /// Let requests reach loopback, private and link-local addresses (tests, local development).
+    pub allow_private_networks: bool,
+    /// Largest response body a function may receive, in bytes.
+    pub max_response_bytes: usize,
+    /// Redirects followed per request.
+    pub max_redirects: u32,
+    /// Bound on establishing a connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_networks: false,
+            max_response_bytes: 8 * 1024 * 1024,
+            max_redirects: 5,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A request as a function asked for it.
+#[derive(Debug)]
+pub struct OutboundRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers in order; names are checked against [`FORBIDDEN_REQUEST_HEADERS`].
+    pub headers: Vec<(String, String)>,
+    /// Body, if any.
+    pub body: Option<Vec<u8>>,
+    /// Bound on the whole exchange, redirects included.
+    pub timeout: Duration,
+}
+
+/// The final response after redirects.
+#[derive(Debug)]
+pub struct OutboundResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers (hop-by-hop ones removed), values decoded lossily as UTF-8.
+    pub headers: Vec<(String, String)>,
+    /// Body, at most [`OutboundConfig::max_response_bytes`].
+    pub body: Vec<u8>,
+}
+
+/// Why a request was refused or failed. Messages never contain a query string.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutboundError {
+    /// The origin, a redirect's origin, or the resolved address is not allowed.
+    #[error("host not allowed: {0}")]
+    HostNotAllowed(String),
+    /// Bad URL, scheme or header.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Request budget or response size exceeded.
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+    /// The request's time ran out.
+    #[error("timeout")]
+    Timeout,
+    /// Connecting or reading failed.
+    #[error("transport error: {0}")]
+    Transport(String),
+}
+
+/// Which origins a function may reach without a connection.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    allowed: Vec<url::Origin>,
+}
+
+impl Policy {
+    /// Builds a policy from origins already normalised by [`normalize_origin`].
+    ///
+    /// # Errors
+    /// An entry is not a valid origin.
+    pub fn new(origins: &[String]) -> Result<Self, String> {
+        let allowed = origins
+            .iter()
+            .map(|o| {
+                normalize_origin(o)
+                    .and_then(|n| Ok(Url::parse(&n).map_err(|e| e.to_string())?.origin()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { allowed })
+    }
+
+    /// Whether `url`'s origin is allowed.
+    pub fn allows(&self, url: &Url) -> bool {
+        let origin = url.origin();
+        self.allowed.contains(&origin)
+    }
+}
+
+/// Parses an allowed-host entry (`https://api.example.com`, `http://127.0.0.1:8080`)
+/// into its canonical origin form.
+///
+/// # Errors
+/// A message saying what is wrong with the entry: not a URL, not http(s), has a
+/// path, query, fragment or user info.
+pub fn normalize_origin(entry: &str) -> Result<String, String> {
+    let url = Url::parse(entry).map_err(|e| {
+        format!("allowed host `{entry}` is not an origin like https://api.example.com: {e}")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("allowed host `{entry}` must use http or https"));
+    }
+    if url.host().is_none() {
+        return Err(format!("allowed host `{entry}` has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("allowed host `{entry}` must not contain user info"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "allowed host `{entry}` must be an origin only (scheme://host[:port]), without a path, query or fragment"
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// `scheme://host:port/path` of a URL: what error messages and logs may show.
+pub fn redact_url(url: &Url) -> String {
+    format!("{}{}", url.origin().ascii_serialization(), url.path())
+}
+
+/// The one HTTP client for function traffic.
+#[derive(Debug)]
+pub struct Outbound {
+    client: reqwest::Client,
+    config: OutboundConfig,
+}
+
+impl Outbound {
+    /// Builds the client: no automatic redirects, no proxies from the
+    /// environment, the private-network guard in its resolver.
+    ///
+    /// # Errors
+    /// The TLS backend failed to initialise.
+    pub fn new(config: OutboundConfig) -> anyhow::Result<Arc<Self>> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .referer(false)
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(GuardedResolver::new(
+                config.allow_private_networks,
+            )))
+            .build()?;
+        Ok(Arc::new(Self { client, config }))
+    }
+
+    /// Settings in force.
+    pub fn config(&self) -> &OutboundConfig {
+        &self.config
+    }
+
+    /// Sends `req` under `policy`, following redirects whose targets the policy
+    /// also allows. Each hop spends one unit of `budget`.
+    ///
+    /// # Errors
+    /// [`OutboundError`]; nothing is sent for a refused origin or header.
+    pub async fn send(
+        &self,
+        policy: &Policy,
+        req: OutboundRequest,
+        budget: &mut u32,
+    ) -> Result<OutboundResponse, OutboundError> {
+        let deadline = Instant::now() + req.timeout;
+        let mut url = Url::parse(&req.url).map_err(|e| {
+            OutboundError::InvalidRequest(format!("URL is not absolute or not valid: {e}"))
+        })?;
+        let headers = build_headers(&req.headers)?;
+        let mut method = req.method;
+        let mut body = req.body;
+
+        for hop in 0..=self.config.max_redirects {
+            self.check_target(policy, &url, hop > 0)?;
+            if *budget == 0 {
+                return Err(OutboundError::LimitExceeded(
+                    "no outbound requests left for this call".into(),
+                ));
+            }
+            *budget -= 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(OutboundError::Timeout);
+            }
+            let mut builder = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(headers.clone())
+                .timeout(remaining);
+            if let Some(b) = &body {
+                builder = builder.body(b.clone());
+            }
+            let response = builder.send().await.map_err(|e| map_error(&e, &url))?;
+            let status = response.status();
+            if status.is_redirection()
+                && let Some(location) = response.headers().get(reqwest::header::LOCATION)
+            {
+                let location = location.to_str().map_err(|_| {
+                    OutboundError::Transport("redirect Location header is not valid text".into())
+                })?;
+                url = url.join(location).map_err(|e| {
+                    OutboundError::Transport(format!("redirect Location is not a valid URL: {e}"))
+                })?;
+                // 303 always, and 301/302 after a POST, become a GET without a body
+                // (what browsers and RFC 9110 expect); 307/308 repeat the request.
+                let code = status.as_u16();
+                if code == 303 || (matches!(code, 301 | 302) && method == Method::POST) {
+                    method = Method::GET;
+                    body = None;
+                }
+                continue;
+            }
+            return self.read_response(response, &url).await;
+        }
+        Err(OutboundError::Transport(format!(
+            "more than {} redirects",
+            self.config.max_redirects
+        )))
+    }
+
+    fn check_target(
+        &self,
+        policy: &Policy,
+        url: &Url,
+        redirect: bool,
+    ) -> Result<(), OutboundError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(OutboundError::InvalidRequest(format!(
+                "scheme `{}` is not supported: use http or https",
+                url.scheme()
+            )));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(OutboundError::InvalidRequest(
+                "URL must not contain user info (user:password@)".into(),
+            ));
+        }
+        let origin = url.origin().ascii_serialization();
+        if !policy.allows(url) {
+            return Err(OutboundError::HostNotAllowed(if redirect {
+                format!(
+                    "redirect to {origin} is not allowed: it is not one of this function's allowed hosts"
+                )
+            } else {
+                format!(
+                    "{origin} is not one of this function's allowed hosts (deploy it with --allow-host {origin})"
+                )
+            }));
+        }
+        // Literal addresses never reach the resolver, so they are checked here.
+        if !self.config.allow_private_networks {
+            let ip = match url.host() {
+                Some(url::Host::Ipv4(v4)) => Some(std::net::IpAddr::V4(v4)),
+                Some(url::Host::Ipv6(v6)) => Some(std::net::IpAddr::V6(v6)),
+                _ => None,
+            };
+            if let Some(ip) = ip.filter(|ip| is_private(*ip)) {
+                return Err(OutboundError::HostNotAllowed(format!(
+                    "{ip} is a private, loopback or link-local address; the operator must start the host with --allow-private-networks to reach it"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_response(
+        &self,
+        response: reqwest::Response,
+        url: &Url,
+    ) -> Result<OutboundResponse, OutboundError> {
+        let status = response.status().as_u16();
+        let max = self.config.max_response_bytes;
+        if response.content_length().is_some_and(|n| n > max as u64) {
+            return Err(too_large(max));
+        }
+        let headers = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| !HOP_BY_HOP.contains(&name.as_str()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| map_error(&e, url))?;
+            if body.len() + chunk.len() > max {
+                return Err(too_large(max));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(OutboundResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+fn too_large(max: usize) -> OutboundError {
+    OutboundError::LimitExceeded(format!("response body is larger than {max} bytes"))
+}
+
+fn build_headers(pairs: &[(String, String)]) -> Result<reqwest::header::HeaderMap, OutboundError> {
+    let mut map = reqwest::header::HeaderMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        let lower = name.to_ascii_lowercase();
+        if FORBIDDEN_REQUEST_HEADERS.contains(&lower.as_str()) || lower.starts_with("proxy-") {
+            return Err(OutboundError::InvalidRequest(format!(
+                "header `{name}` may not be set by a function"
+            )));
+        }
+        let n = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            OutboundError::InvalidRequest(format!("`{name}` is not a valid header name"))
+        })?;
+        let v = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+            OutboundError::InvalidRequest(format!("value of header `{name}` is not valid"))
+        })?;
+        map.append(n, v);
+    }
+    Ok(map)
+}
+
+/// Turns a reqwest error into an [`OutboundError`] without reqwest's Display,
+/// which would print the whole URL (query strings can carry secrets).
+fn map_error(e: &reqwest::Error, url: &Url) -> OutboundError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(b) = s.downcast_ref::<BlockedAddress>() {
+            return OutboundError::HostNotAllowed(b.to_string());
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        return OutboundError::Timeout;
+    }
+    let what = if e.is_connect() {
+        "could not connect to"
+    } else if e.is_body() || e.is_decode() {
+        "failed reading the response from"
+    } else {
+        "request failed to"
+    };
+    OutboundError::Transport(format!("{what} {}", redact_url(url)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalised_and_checked() {
+        assert_eq!(
+            normalize_origin("https://API.example.com").unwrap(),
+            "https://api.example.com"
+        );
+        assert_eq!(
+            normalize_origin("https://api.example.com:443/").unwrap(),
+            "https://api.example.com"
+        );
+        assert_eq!(
+            normalize_origin("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        for bad in [
+            "api.example.com",
+            "ftp://example.com",
+            "https://example.com/path",
+            "https://u:p@example.com",
+            "https://example.com/?q=1",
+        ] {
+            assert!(normalize_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn policy_matches_scheme_host_and_port() {
+        let p = Policy::new(&["https://api.example.com".into()]).unwrap();
+        assert!(p.allows(&Url::parse("https://api.example.com/v1?x=1").unwrap()));
+        assert!(!p.allows(&Url::parse("http://api.example.com/").unwrap()));
+        assert!(!p.allows(&Url::parse("https://api.example.com:8443/").unwrap()));
+        assert!(!p.allows(&Url::parse("https://evil.com/api.example.com").unwrap()));
+        assert!(!p.allows(&Url::parse("https://api.example.com.evil.com/").unwrap()));
+        assert!(!Policy::default().allows(&Url::parse("https://api.example.com/").unwrap()));
+    }
+
+    #[test]
+    fn forbidden_headers_are_refused() {
+        for h in [
+            "Host",
+            "content-length",
+            "Transfer-Encoding",
+            "Proxy-Authorization",
+            "connection",
+        ] {
+            let e = build_headers(&[(h.into(), "x".into())]).unwrap_err();
+            assert!(
+                matches!(e, OutboundError::InvalidRequest(ref m) if m.contains(h)),
+                "{h}"
+            );
+        }
+        assert!(build_headers(&[("bad name".into(), "x".into())]).is_err());
+        assert!(build_headers(&[("x-ok".into(), "a\nb".into())]).is_err());
+        let ok =
+            build_headers(&[("Accept".into(), "a".into()), ("accept".into(), "b".into())]).unwrap();
+        assert_eq!(ok.get_all("accept").iter().count(), 2);
+    }
+
+    #[test]
+    fn redacted_url_has_no_query() {
+        let u = Url::parse("https://api.example.com/v1/x?api_key=SECRET#frag").unwrap();
+        assert_eq!(redact_url(&u), "https://api.example.com/v1/x");
+    }
+}

@@ -1,0 +1,572 @@
+//! The wasmtime side of the host: one engine and linker for the process, one
+//! compiled component and `InstancePre` per function version, one `Store` per call.
+//!
+//! All wasmtime configuration lives here. Three kinds of state stay apart:
+//! process-wide ([`Runtime`]: engine, linker, epoch ticker, concurrency permits),
+//! per version ([`Loaded`]), and per call ([`CallState`], dropped with its store).
+
+mod bindings;
+mod state;
+
+use std::hash::Hasher;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+use crate::outbound::{Outbound, Policy};
+use crate::store::Artifact;
+pub use state::LogLine;
+use state::{CallState, DeadlineExceeded, MemoryLimiter};
+
+/// How often the epoch ticks. A running guest yields to the async executor at
+/// every tick and is interrupted at the first tick past its deadline.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Imports a component may have, as `namespace:package/interface` (any version).
+/// Rust's standard library for wasm32-wasip2 imports the WASI ones even when it
+/// never calls them; they are linked with an empty environment, no arguments,
+/// no stdin and discarded stdout/stderr. Files and sockets are never linked.
+pub const ALLOWED_IMPORTS: &[&str] = &[
+    "switchboard:plugin/http",
+    "switchboard:plugin/log",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+];
+
+/// Per-call limits of a function version, set at deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Maximum size of each linear memory, in MiB.
+    pub memory_mib: u32,
+    /// Wall-clock deadline of a call, including time spent in host calls, in ms.
+    pub timeout_ms: u32,
+    /// Maximum number of `invoke-url` requests per call (redirect hops included).
+    pub max_requests: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_mib: 64,
+            timeout_ms: 10_000,
+            max_requests: 32,
+        }
+    }
+}
+
+/// Upper bounds on what a deploy may ask for.
+pub const MAX_TIMEOUT_MS: u32 = 300_000;
+/// Upper bound on [`Limits::max_requests`].
+pub const MAX_REQUESTS: u32 = 1_000;
+
+impl Limits {
+    /// Checks every field against the host's bounds.
+    ///
+    /// # Errors
+    /// A message naming the field and its allowed range.
+    pub fn validate(&self, max_memory_mib: u32) -> Result<(), String> {
+        if !(1..=max_memory_mib).contains(&self.memory_mib) {
+            return Err(format!(
+                "memory_mib must be between 1 and {max_memory_mib}, got {}",
+                self.memory_mib
+            ));
+        }
+        if !(1..=MAX_TIMEOUT_MS).contains(&self.timeout_ms) {
+            return Err(format!(
+                "timeout_ms must be between 1 and {MAX_TIMEOUT_MS}, got {}",
+                self.timeout_ms
+            ));
+        }
+        if self.max_requests > MAX_REQUESTS {
+            return Err(format!(
+                "max_requests must be at most {MAX_REQUESTS}, got {}",
+                self.max_requests
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Process-wide runtime settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Calls that may run at once; further calls wait for a slot.
+    pub max_concurrency: u32,
+    /// The largest `memory_mib` a function may ask for.
+    pub max_memory_mib: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrency: 128,
+            max_memory_mib: 512,
+        }
+    }
+}
+
+/// Why a component was refused at deploy. The message says what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeployError {
+    /// Not a WebAssembly component at all.
+    #[error("{0}")]
+    NotAComponent(String),
+    /// The component does not target the `switchboard:plugin` world.
+    #[error("{0}")]
+    WrongWorld(String),
+}
+
+/// Why a call did not produce output.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The function returned `err`.
+    #[error("function returned an error: {0}")]
+    Function(String),
+    /// The call ran past its deadline and was stopped.
+    #[error("function did not finish within its {0} ms deadline")]
+    Timeout(u32),
+    /// A linear memory tried to grow past the limit and the guest trapped.
+    #[error("function exceeded its memory limit of {0} MiB")]
+    MemoryLimit(u32),
+    /// The guest trapped (panic, unreachable, out-of-bounds ...).
+    #[error("function trapped: {0}")]
+    Trap(String),
+    /// `run` returned something that is not JSON.
+    #[error("function returned output that is not JSON: {0}")]
+    BadOutput(String),
+}
+
+/// Counters an operator (and the tests) can read.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Components compiled from source (deploys, and loads under a changed engine).
+    pub compiled: AtomicU64,
+    /// Precompiled artifacts loaded without compiling.
+    pub deserialized: AtomicU64,
+    /// Calls started.
+    pub calls: AtomicU64,
+}
+
+/// A function version ready to run: compiled, linked, exports checked.
+pub struct Loaded {
+    pre: bindings::PluginPre<CallState>,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded").finish_non_exhaustive()
+    }
+}
+
+/// What one call needs besides its input.
+#[derive(Debug, Clone)]
+pub struct CallSpec {
+    /// Function name, for logs.
+    pub function: Arc<str>,
+    /// Limits of the version being called.
+    pub limits: Limits,
+    /// Outbound policy of the version being called.
+    pub policy: Arc<Policy>,
+}
+
+/// The result of a call and what it logged.
+#[derive(Debug)]
+pub struct CallOutcome {
+    /// The function's JSON output, or why there is none.
+    pub result: Result<String, CallError>,
+    /// Lines the guest logged (bounded).
+    pub logs: Vec<LogLine>,
+    /// Wall-clock time of the call, including waiting for a slot.
+    pub duration: Duration,
+}
+
+/// Process-wide wasmtime state.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    engine_hash: [u8; 32],
+    permits: Arc<Semaphore>,
+    outbound: Arc<Outbound>,
+    config: RuntimeConfig,
+    stats: Stats,
+    // Held for its `Drop`, which stops the epoch thread.
+    _ticker: Ticker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Feeds `Hash` output into SHA-256 so the engine's compatibility hash is a
+/// stable 32-byte value we can store.
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn finish(&self) -> u64 {
+        unreachable!("only `write` is used")
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+impl Runtime {
+    /// Builds the engine (pooling allocator, copy-on-write memory images, epoch
+    /// interruption), the linker, and starts the epoch ticker thread.
+    ///
+    /// # Errors
+    /// wasmtime rejected the configuration (e.g. the pool does not fit in the
+    /// address space).
+    pub fn new(config: RuntimeConfig, outbound: Arc<Outbound>) -> anyhow::Result<Self> {
+        let mut pool = PoolingAllocationConfig::default();
+        let slots = config.max_concurrency.max(1);
+        // A Rust wasip2 component holds a few core instances (the program and
+        // small shims) and at most two memories; leave room.
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 8)
+            .total_memories(slots * 2)
+            .total_tables(slots * 8)
+            .total_stacks(slots)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            .max_core_instances_per_component(16)
+            .max_memory_size(config.max_memory_mib as usize * 1024 * 1024)
+            // Keep a little of each slot's memory resident between calls so the
+            // next instantiation does not page-fault it back in.
+            .linear_memory_keep_resident(64 * 1024)
+            .table_keep_resident(16 * 1024);
+
+        let mut c = Config::new();
+        c.wasm_component_model(true)
+            .epoch_interruption(true)
+            .memory_init_cow(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&c)?;
+
+        let mut hasher = Sha256Hasher(Sha256::new());
+        std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
+        let engine_hash = hasher.0.finalize().into();
+
+        let mut linker = Linker::new(&engine);
+        state::add_wasi_to_linker(&mut linker)?;
+        bindings::Plugin::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+
+        let ticker = Ticker::start(engine.clone());
+        Ok(Self {
+            engine,
+            linker,
+            engine_hash,
+            permits: Arc::new(Semaphore::new(slots as usize)),
+            outbound,
+            config,
+            stats: Stats::default(),
+            _ticker: ticker,
+        })
+    }
+
+    /// Identifies the engine's code format; an artifact made under another hash
+    /// must be recompiled.
+    pub fn engine_hash(&self) -> [u8; 32] {
+        self.engine_hash
+    }
+
+    /// Runtime settings.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Validates and compiles an uploaded component. Blocking and CPU-heavy:
+    /// run it on a blocking thread.
+    ///
+    /// # Errors
+    /// [`DeployError`] saying why the bytes are not an acceptable plugin.
+    pub fn compile(&self, wasm: &[u8]) -> Result<(Artifact, Loaded), DeployError> {
+        check_header(wasm)?;
+        let component = Component::new(&self.engine, wasm)
+            .map_err(|e| DeployError::NotAComponent(format!("invalid component: {e:#}")))?;
+        self.stats.compiled.fetch_add(1, Ordering::Relaxed);
+        let loaded = self.link(&component)?;
+        let bytes = component.serialize().map_err(|e| {
+            DeployError::NotAComponent(format!("component could not be serialised: {e:#}"))
+        })?;
+        Ok((
+            Artifact {
+                engine_hash: self.engine_hash,
+                bytes,
+            },
+            loaded,
+        ))
+    }
+
+    /// Loads an artifact written by [`Runtime::compile`], without compiling.
+    /// Returns `None` when it was made by an engine with other settings or
+    /// another wasmtime (the caller recompiles from the stored component).
+    ///
+    /// # Errors
+    /// The artifact is damaged or no longer links.
+    pub fn load(&self, artifact: &Artifact) -> anyhow::Result<Option<Loaded>> {
+        if artifact.engine_hash != self.engine_hash {
+            return Ok(None);
+        }
+        // SAFETY: `deserialize` trusts its input to be code wasmtime produced.
+        // Artifacts only ever come from our own `compile` (stored in our
+        // database, keyed by the engine hash checked above); bytes a user sent
+        // are never passed here.
+        #[allow(unsafe_code, reason = "loading our own precompiled artifact")]
+        let component = unsafe { Component::deserialize(&self.engine, &artifact.bytes) }
+            .map_err(|e| anyhow::anyhow!("stored artifact does not load: {e:#}"))?;
+        self.stats.deserialized.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(self.link(&component)?))
+    }
+
+    /// Checks the component's imports and exports against the plugin world and
+    /// pre-instantiates it.
+    fn link(&self, component: &Component) -> Result<Loaded, DeployError> {
+        let ty = component.component_type();
+        let refused: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(name, _)| name)
+            .filter(|name| !import_allowed(name))
+            .map(|name| format!("`{name}`"))
+            .collect();
+        if !refused.is_empty() {
+            return Err(DeployError::WrongWorld(format!(
+                "component imports {} which a plugin may not use; a plugin may import only \
+                 switchboard:plugin/{{http,log}} and the WASI interfaces Rust's std needs \
+                 (io, cli without files, clocks, random) — no files, sockets or environment",
+                refused.join(", ")
+            )));
+        }
+        if ty.get_export(&self.engine, "run").is_none() {
+            let exports: Vec<String> = ty
+                .exports(&self.engine)
+                .map(|(name, _)| format!("`{name}`"))
+                .collect();
+            return Err(DeployError::WrongWorld(format!(
+                "component does not export `run: func(input: string) -> result<string, string>` \
+                 (it exports {}); build it against the switchboard:plugin world",
+                if exports.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    exports.join(", ")
+                }
+            )));
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| DeployError::WrongWorld(format!("component does not link: {e:#}")))?;
+        let pre = bindings::PluginPre::new(pre).map_err(|e| {
+            DeployError::WrongWorld(format!(
+                "component's exports do not match the plugin world: {e:#}"
+            ))
+        })?;
+        Ok(Loaded { pre })
+    }
+
+    /// Runs `run(input)` in a fresh store under the version's limits.
+    ///
+    /// Never fails as a Rust call: every failure of the guest is a [`CallError`].
+    pub async fn invoke(&self, loaded: &Loaded, spec: &CallSpec, input: String) -> CallOutcome {
+        let started = Instant::now();
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let timeout = Duration::from_millis(u64::from(spec.limits.timeout_ms));
+        // The pool has `max_concurrency` slots; waiting here instead of failing
+        // in the allocator turns a burst into a queue.
+        let Ok(_permit) = self.permits.acquire().await else {
+            unreachable!("the semaphore is never closed")
+        };
+        let deadline = started + timeout;
+
+        let memory_bytes = spec.limits.memory_mib as usize * 1024 * 1024;
+        let mut store = Store::new(
+            &self.engine,
+            CallState::new(spec, self.outbound.clone(), deadline, memory_bytes),
+        );
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(wasmtime::Error::new(DeadlineExceeded))
+            } else {
+                Ok(wasmtime::UpdateDeadline::Yield(1))
+            }
+        });
+
+        let call = async {
+            let plugin = loaded.pre.instantiate_async(&mut store).await?;
+            plugin.call_run(&mut store, &input).await
+        };
+        let result = match tokio::time::timeout_at(deadline.into(), call).await {
+            Err(_elapsed) => Err(CallError::Timeout(spec.limits.timeout_ms)),
+            Ok(Ok(Ok(output))) => match serde_json::from_str::<serde::de::IgnoredAny>(&output) {
+                Ok(_) => Ok(output),
+                Err(e) => Err(CallError::BadOutput(e.to_string())),
+            },
+            Ok(Ok(Err(message))) => Err(CallError::Function(message)),
+            Ok(Err(trap)) => Err(classify_trap(&trap, &store.data().limiter, spec)),
+        };
+        let logs = std::mem::take(&mut store.data_mut().logs.lines);
+        CallOutcome {
+            result,
+            logs,
+            duration: started.elapsed(),
+        }
+    }
+}
+
+fn classify_trap(trap: &wasmtime::Error, limiter: &MemoryLimiter, spec: &CallSpec) -> CallError {
+    if trap.is::<DeadlineExceeded>() {
+        CallError::Timeout(spec.limits.timeout_ms)
+    } else if limiter.exceeded {
+        CallError::MemoryLimit(spec.limits.memory_mib)
+    } else if let Some(trap) = trap.downcast_ref::<wasmtime::Trap>() {
+        CallError::Trap(trap.to_string())
+    } else {
+        CallError::Trap(format!("{trap:#}"))
+    }
+}
+
+/// A component starts with `\0asm` and the component-model layer version;
+/// a core module has version 1 instead.
+fn check_header(wasm: &[u8]) -> Result<(), DeployError> {
+    match wasm {
+        [0, b'a', b's', b'm', 0x0d, 0x00, 0x01, 0x00, ..] => Ok(()),
+        [0, b'a', b's', b'm', 0x01, 0x00, 0x00, 0x00, ..] => Err(DeployError::NotAComponent(
+            "this is a core WebAssembly module, not a component: build the plugin with \
+             `--target wasm32-wasip2` (or wrap it with `wasm-tools component new`)"
+                .into(),
+        )),
+        _ => Err(DeployError::NotAComponent(
+            "not a WebAssembly component (the upload does not start with the `\\0asm` header); \
+             upload the .wasm file built for wasm32-wasip2"
+                .into(),
+        )),
+    }
+}
+
+fn import_allowed(name: &str) -> bool {
+    let unversioned = name.split_once('@').map_or(name, |(n, _)| n);
+    ALLOWED_IMPORTS.contains(&unversioned)
+}
+
+/// Increments the engine's epoch every [`EPOCH_TICK`] on a thread of its own, so
+/// deadlines hold even when every async worker is busy running guests.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("switchboard-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_check_names_the_problem() {
+        assert!(check_header(b"\0asm\x0d\0\x01\0rest").is_ok());
+        let core = check_header(b"\0asm\x01\0\0\0").unwrap_err().to_string();
+        assert!(core.contains("core WebAssembly module"), "{core}");
+        let junk = check_header(b"hello").unwrap_err().to_string();
+        assert!(junk.contains("not a WebAssembly component"), "{junk}");
+        assert!(check_header(b"").is_err());
+    }
+
+    #[test]
+    fn imports_allowed_by_interface_any_version() {
+        assert!(import_allowed("wasi:io/poll@0.2.6"));
+        assert!(import_allowed("switchboard:plugin/http@0.1.0"));
+        assert!(!import_allowed("wasi:filesystem/types@0.2.6"));
+        assert!(!import_allowed("wasi:sockets/tcp@0.2.0"));
+        assert!(!import_allowed("wasi:http/outgoing-handler@0.2.0"));
+        assert!(!import_allowed("wasi:io/pollx@0.2.0"));
+    }
+
+    #[test]
+    fn limits_validation_names_the_field() {
+        assert!(Limits::default().validate(512).is_ok());
+        let e = Limits {
+            memory_mib: 0,
+            ..Limits::default()
+        };
+        assert!(e.validate(512).unwrap_err().contains("memory_mib"));
+        let e = Limits {
+            memory_mib: 1024,
+            ..Limits::default()
+        };
+        assert!(e.validate(512).unwrap_err().contains("between 1 and 512"));
+        let e = Limits {
+            timeout_ms: 0,
+            ..Limits::default()
+        };
+        assert!(e.validate(512).unwrap_err().contains("timeout_ms"));
+        let e = Limits {
+            max_requests: 5000,
+            ..Limits::default()
+        };
+        assert!(e.validate(512).unwrap_err().contains("max_requests"));
+    }
+}
