@@ -1,1 +1,256 @@
+//! Harness for the end-to-end tests and benchmarks: a real host on port 0 with
+//! a temporary data folder, an HTTP client for its API, and mock upstreams on
+//! loopback that record what they receive.
+//!
+//! The plugins are built for wasm32-wasip2 by this crate's build script; their
+//! paths are constants in `$OUT_DIR/plugins.rs`.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use switchboard_host::server::{self, Running, ServeConfig};
+
+/// A host serving on 127.0.0.1:0 over a data folder that outlives restarts.
+#[derive(Debug)]
+pub struct TestHost {
+    /// The running server.
+    pub running: Running,
+    /// An API client with the admin token.
+    pub api: Api,
+    data: PathBuf,
+}
+
+/// Settings for [`TestHost::start_with`].
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// Pass `--allow-private-networks` (the mocks are on loopback).
+    pub allow_private_networks: bool,
+    /// Concurrency slots.
+    pub max_concurrency: u32,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        Self {
+            allow_private_networks: true,
+            max_concurrency: 16,
+        }
+    }
+}
+
+impl TestHost {
+    /// Starts a host over `data` with the default test options.
+    pub async fn start(data: &Path) -> Self {
+        Self::start_with(data, HostOptions::default()).await
+    }
+
+    /// Starts a host over `data`.
+    pub async fn start_with(data: &Path, opts: HostOptions) -> Self {
+        let mut config = ServeConfig::new(data);
+        config.outbound.allow_private_networks = opts.allow_private_networks;
+        config.runtime.max_concurrency = opts.max_concurrency;
+        config.runtime.max_memory_mib = 256;
+        let running = server::spawn(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("host starts");
+        let api = Api::new(&running.url(), &running.token);
+        Self {
+            running,
+            api,
+            data: data.to_owned(),
+        }
+    }
+
+    /// Stops the host and starts a new one over the same data folder.
+    pub async fn restart(self) -> Self {
+        let data = self.data.clone();
+        self.running.stop().await.expect("host stops cleanly");
+        Self::start(&data).await
+    }
+
+    /// `/api/v1/status` runtime counter `name` (compiled, deserialized, calls).
+    pub async fn counter(&self, name: &str) -> u64 {
+        let (status, body) = self.api.get("/api/v1/status").await;
+        assert_eq!(status, 200, "{body}");
+        body["runtime"][name].as_u64().expect("counter present")
+    }
+}
+
+/// A small client for the host's API.
+#[derive(Debug, Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    /// A client for `base` with `token`.
+    pub fn new(base: &str, token: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base.to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// Base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("host answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, body)
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// DELETE `path`.
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// POST raw bytes to `path`.
+    pub async fn post(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
+        self.send(self.http.post(format!("{}{path}", self.base)).body(body))
+            .await
+    }
+
+    /// Deploys the component at `wasm` as `name`, with a raw query string (`""` for none).
+    pub async fn deploy(&self, name: &str, wasm: &str, query: &str) -> (u16, Value) {
+        let bytes = std::fs::read(wasm).unwrap_or_else(|e| panic!("reading {wasm}: {e}"));
+        self.post(&format!("/api/v1/functions/{name}/versions{query}"), bytes)
+            .await
+    }
+
+    /// Deploys and asserts success; returns the new version number.
+    pub async fn deploy_ok(&self, name: &str, wasm: &str, query: &str) -> u64 {
+        let (status, body) = self.deploy(name, wasm, query).await;
+        assert_eq!(status, 201, "deploy {name}: {body}");
+        body["current_version"].as_u64().expect("version")
+    }
+
+    /// Invokes `name` with a JSON input.
+    pub async fn invoke(&self, name: &str, input: &Value) -> (u16, Value) {
+        self.post(
+            &format!("/api/v1/functions/{name}/invoke"),
+            serde_json::to_vec(input).unwrap(),
+        )
+        .await
+    }
+}
+
+/// One request a mock received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    /// Headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// A loopback HTTP server that records every request and answers by path:
+/// `/redirect?to=URL` → 302 to URL; `/status/N` → status N; `/big?bytes=N` →
+/// N bytes; anything else → 200 `{"ok":true,"path":...}`.
+#[derive(Debug, Clone)]
+pub struct Mock {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Mock {
+    /// Starts a mock on 127.0.0.1:0; it runs until the test's runtime ends.
+    pub async fn start() -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let app = Router::new().fallback(record).with_state(received.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { addr, received }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+async fn record(State(received): State<Arc<Mutex<Vec<Received>>>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default()
+        .to_vec();
+    let uri = parts.uri.to_string();
+    received.lock().unwrap().push(Received {
+        method: parts.method.to_string(),
+        uri: uri.clone(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        body,
+    });
+    let path = parts.uri.path();
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let param = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if path == "/redirect" {
+        let to = param("to").unwrap_or_default();
+        return (StatusCode::FOUND, [("location", to)]).into_response();
+    }
+    if let Some(code) = path.strip_prefix("/status/") {
+        let code = code.parse().unwrap_or(500);
+        return StatusCode::from_u16(code)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response();
+    }
+    if path == "/big" {
+        let n: usize = param("bytes").and_then(|b| b.parse().ok()).unwrap_or(0);
+        return vec![b'x'; n].into_response();
+    }
+    axum::Json(serde_json::json!({ "ok": true, "path": path })).into_response()
+}
