@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::connections::Connections;
 use crate::names::validate_function_name;
 use crate::outbound::{Policy, normalize_origin};
 use crate::runtime::{CallError, CallSpec, DeployError, Limits, Loaded, LogLine, Runtime};
@@ -54,6 +55,12 @@ pub enum AppError {
     /// The upload is too large.
     #[error("{0}")]
     TooLarge(String),
+    /// A link name is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller may not change this (someone else's service).
+    #[error("{0}")]
+    Forbidden(String),
     /// The function ran and failed.
     #[error(transparent)]
     Call(CallError),
@@ -65,9 +72,10 @@ pub enum AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::FunctionNotFound(_) | StoreError::VersionNotFound { .. } => {
-                AppError::NotFound(e.to_string())
-            }
+            StoreError::FunctionNotFound(_)
+            | StoreError::VersionNotFound { .. }
+            | StoreError::Missing(_) => AppError::NotFound(e.to_string()),
+            StoreError::Conflict(m) => AppError::Conflict(m),
             other => AppError::Internal(other.into()),
         }
     }
@@ -128,6 +136,9 @@ pub struct FunctionView {
     /// All versions, oldest first (only in `show`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub versions: Option<Vec<VersionView>>,
+    /// Connections it may use (only in `show`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Vec<String>>,
 }
 
 /// A log line with the call it came from.
@@ -171,6 +182,7 @@ struct Deployed {
 pub struct App {
     store: Arc<Store>,
     runtime: Arc<Runtime>,
+    connections: Arc<Connections>,
     config: AppConfig,
     /// Read on every invocation, written on deploy/rollback/delete: a std
     /// RwLock held only to clone an `Arc`, never across an await.
@@ -216,6 +228,7 @@ fn function_view(f: FunctionRecord, versions: Option<Vec<VersionRecord>>) -> Fun
         created_at: rfc3339(f.created_at_ms),
         updated_at: rfc3339(f.updated_at_ms),
         versions: versions.map(|vs| vs.into_iter().map(|v| version_view(v, current)).collect()),
+        grants: None,
     }
 }
 
@@ -238,11 +251,13 @@ impl App {
     pub async fn new(
         store: Arc<Store>,
         runtime: Arc<Runtime>,
+        connections: Arc<Connections>,
         config: AppConfig,
     ) -> anyhow::Result<Self> {
         let app = Self {
             store,
             runtime,
+            connections,
             config,
             deployed: RwLock::new(HashMap::new()),
             writes: tokio::sync::Mutex::new(()),
@@ -271,6 +286,11 @@ impl App {
     /// The runtime (for its counters).
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// The connections service.
+    pub fn connections(&self) -> &Arc<Connections> {
+        &self.connections
     }
 
     /// Number of loaded functions.
@@ -518,7 +538,15 @@ impl App {
         let store = self.store.clone();
         let n = name.to_owned();
         let (f, versions) = blocking(move || Ok(store.get(&n)?)).await?;
-        Ok(function_view(f, Some(versions)))
+        let mut view = function_view(f, Some(versions));
+        view.grants = Some(
+            self.connections
+                .grants_of(name)
+                .into_iter()
+                .map(|g| g.connection)
+                .collect(),
+        );
+        Ok(view)
     }
 
     /// Makes an earlier (or later) version current.
@@ -541,7 +569,7 @@ impl App {
         self.show(name).await
     }
 
-    /// Deletes a function, all its versions and its logs.
+    /// Deletes a function, all its versions, its grants and its logs.
     ///
     /// # Errors
     /// [`AppError::NotFound`].
@@ -552,6 +580,9 @@ impl App {
         blocking(move || Ok(store.delete(&n)?)).await?;
         self.deployed.write().expect("lock poisoned").remove(name);
         self.logs.lock().expect("lock poisoned").remove(name);
+        // The store dropped its grants; a function deployed again under this name
+        // must not inherit them from the snapshot.
+        self.connections.refresh().await?;
         tracing::info!(function = name, "deleted");
         Ok(())
     }

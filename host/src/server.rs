@@ -14,14 +14,20 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, AdminToken};
 use crate::app::{App, AppConfig};
+use crate::connections::Connections;
 use crate::outbound::{Outbound, OutboundConfig};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::Store;
+use crate::store::{MasterKey, Sealer, Store};
 
 /// File names inside the data folder.
 pub const DB_FILE: &str = "switchboard.redb";
 /// The master key (64 hex characters); never stored in the database.
 pub const MASTER_KEY_FILE: &str = "master.key";
+/// A new master key while `switchboard admin rotate-key` runs; renamed over
+/// [`MASTER_KEY_FILE`] once the database is re-sealed.
+pub const NEW_MASTER_KEY_FILE: &str = "master.key.new";
+/// The environment variable that gives the master key instead of the file.
+pub const MASTER_KEY_ENV: &str = "SWITCHBOARD_MASTER_KEY";
 /// The admin API token.
 pub const TOKEN_FILE: &str = "admin-token";
 
@@ -36,6 +42,9 @@ pub struct ServeConfig {
     pub outbound: OutboundConfig,
     /// Function service settings.
     pub app: AppConfig,
+    /// The master key as 64 hex characters (from `$SWITCHBOARD_MASTER_KEY`); `None`
+    /// reads, or on first start creates, the key file in the data folder.
+    pub master_key: Option<String>,
 }
 
 impl ServeConfig {
@@ -46,6 +55,7 @@ impl ServeConfig {
             runtime: RuntimeConfig::default(),
             outbound: OutboundConfig::default(),
             app: AppConfig::default(),
+            master_key: None,
         }
     }
 }
@@ -65,6 +75,7 @@ pub struct DataPaths {
 #[derive(Debug)]
 pub struct Host {
     app: Arc<App>,
+    connections: Arc<Connections>,
     token: AdminToken,
     paths: DataPaths,
     max_component_bytes: usize,
@@ -96,14 +107,124 @@ fn ensure_secret_file(path: &Path, contents: impl FnOnce() -> String) -> anyhow:
     Ok(value)
 }
 
-fn check_master_key(key: &str, path: &Path) -> anyhow::Result<()> {
-    if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+fn read_master_key(path: &Path) -> anyhow::Result<Option<MasterKey>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => MasterKey::from_hex(&text).map(Some).map_err(|e| {
+            anyhow::anyhow!(
+                "the master key in {} is not valid ({e}); restore the original file (secrets sealed under another key cannot be read)",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Writes a key file with mode 0600, replacing none: the caller removes a stale one.
+fn write_key_file(path: &Path, key: &MasterKey) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(f, "{}", key.to_hex().as_str())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Finishes or discards a rotation that stopped between re-sealing the database and
+/// renaming the new key file over the old one.
+fn recover_rotation(dir: &Path, store: &Store) -> anyhow::Result<()> {
+    let new_path = dir.join(NEW_MASTER_KEY_FILE);
+    let Some(new_key) = read_master_key(&new_path)? else {
+        return Ok(());
+    };
+    if store.sealed_key_id()?.as_deref() == Some(new_key.id().as_str()) {
+        std::fs::rename(&new_path, dir.join(MASTER_KEY_FILE))
+            .with_context(|| format!("finishing an interrupted key rotation in {}", dir.display()))?;
+        tracing::warn!(key_id = %new_key.id(), "finished an interrupted master-key rotation");
+    } else {
+        std::fs::remove_file(&new_path)?;
+        tracing::warn!("discarded the key of a master-key rotation that did not complete");
+    }
+    Ok(())
+}
+
+/// The master key: from `given` (the environment), else the key file; on a first start
+/// (no file and no sealed secret) a new key file. A missing or wrong key is an error that
+/// names both key ids, never a silent new key over sealed secrets.
+fn master_key(dir: &Path, given: Option<&str>, store: &Store) -> anyhow::Result<MasterKey> {
+    if let Some(hex) = given {
+        return MasterKey::from_hex(hex)
+            .map_err(|e| anyhow::anyhow!("{MASTER_KEY_ENV} is not a valid master key: {e}"));
+    }
+    recover_rotation(dir, store)?;
+    let path = dir.join(MASTER_KEY_FILE);
+    if let Some(key) = read_master_key(&path)? {
+        return Ok(key);
+    }
+    if let Some(id) = store.sealed_key_id()? {
         bail!(
-            "the master key in {} is not 64 hex characters; restore the original file (secrets sealed under another key cannot be read)",
+            "the master key file {} is missing, but the database holds secrets sealed under key {id}; \
+             restore the file or set {MASTER_KEY_ENV}",
             path.display()
         );
     }
-    Ok(())
+    let key = MasterKey::generate();
+    write_key_file(&path, &key)?;
+    Ok(key)
+}
+
+/// What `switchboard admin rotate-key` did.
+#[derive(Debug, Clone)]
+pub struct RotateReport {
+    /// Id of the key the secrets were sealed under.
+    pub old_key_id: String,
+    /// Id of the new key, now in the key file.
+    pub new_key_id: String,
+    /// Secrets re-sealed.
+    pub resealed: usize,
+    /// The old key came from `$SWITCHBOARD_MASTER_KEY`, which must now be changed to
+    /// the new key file's contents.
+    pub from_env: bool,
+}
+
+/// Re-seals every secret in the data folder under a new master key, in one
+/// transaction, then replaces the key file. The host must be stopped. A crash in the
+/// middle is finished (or undone) at the next start.
+///
+/// # Errors
+/// The database is in use or damaged, the current key is missing or wrong.
+pub fn rotate_master_key(dir: &Path) -> anyhow::Result<RotateReport> {
+    let db = dir.join(DB_FILE);
+    if !db.exists() {
+        bail!("no database at {}: nothing to rotate", db.display());
+    }
+    let store = Store::open(&db).with_context(|| {
+        format!(
+            "opening {} (stop the host first: rotating needs the database to itself)",
+            db.display()
+        )
+    })?;
+    let env = std::env::var(MASTER_KEY_ENV).ok();
+    let old = master_key(dir, env.as_deref(), &store)?;
+    let old_sealer = Sealer::new(&old);
+    store.bind_key(&old_sealer)?;
+    let new = MasterKey::generate();
+    let new_path = dir.join(NEW_MASTER_KEY_FILE);
+    let _ = std::fs::remove_file(&new_path);
+    write_key_file(&new_path, &new)?;
+    let resealed = store.rotate_key(&old_sealer, &Sealer::new(&new))?;
+    std::fs::rename(&new_path, dir.join(MASTER_KEY_FILE))
+        .with_context(|| format!("moving the new key into {}", dir.join(MASTER_KEY_FILE).display()))?;
+    Ok(RotateReport {
+        old_key_id: old.id(),
+        new_key_id: new.id(),
+        resealed,
+        from_env: env.is_some(),
+    })
 }
 
 impl Host {
@@ -128,8 +249,6 @@ impl Host {
             master_key: dir.join(MASTER_KEY_FILE),
             admin_token: dir.join(TOKEN_FILE),
         };
-        let key = ensure_secret_file(&paths.master_key, || random_hex(32))?;
-        check_master_key(&key, &paths.master_key)?;
         let token = ensure_secret_file(&paths.admin_token, || format!("sb_{}", random_hex(32)))?;
         if token.is_empty() {
             bail!(
@@ -142,10 +261,22 @@ impl Host {
         let store = tokio::task::spawn_blocking(move || Store::open(&db_path))
             .await?
             .with_context(|| format!("opening database {}", paths.database.display()))?;
+        let store = Arc::new(store);
+        let (d, given, s) = (dir.clone(), config.master_key.clone(), store.clone());
+        let sealer = tokio::task::spawn_blocking(move || -> anyhow::Result<Sealer> {
+            let sealer = Sealer::new(&master_key(&d, given.as_deref(), &s)?);
+            s.bind_key(&sealer)?;
+            Ok(sealer)
+        })
+        .await??;
+        let connections = Arc::new(Connections::new(store.clone(), sealer).await?);
         let outbound = Outbound::new(config.outbound.clone())?;
-        let runtime = Arc::new(Runtime::new(config.runtime.clone(), outbound)?);
-        let app = App::new(Arc::new(store), runtime, config.app.clone()).await?;
+        let runtime = Arc::new(
+            Runtime::new(config.runtime.clone(), outbound)?.with_connections(connections.clone()),
+        );
+        let app = App::new(store, runtime, connections.clone(), config.app.clone()).await?;
         Ok(Self {
+            connections,
             app: Arc::new(app),
             token: AdminToken::new(token),
             paths,
@@ -188,11 +319,12 @@ impl Host {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = self.router();
-        axum::serve(listener, router)
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving the API")?;
-        Ok(())
+            .context("serving the API");
+        self.connections.close().await;
+        served
     }
 }
 
@@ -225,6 +357,7 @@ impl Running {
         }
         let app = self.app;
         (&mut self.task).await??;
+        // `serve` closed the audit writer (which holds the database) before returning.
         // The last reference to the app (and so to the database) goes here.
         drop(app);
         Ok(())
@@ -276,15 +409,37 @@ mod tests {
     }
 
     #[test]
-    fn malformed_master_key_is_a_clear_error() {
-        let p = Path::new("/data/master.key");
-        assert!(check_master_key(&"a".repeat(64), p).is_ok());
-        let e = check_master_key("short", p).unwrap_err().to_string();
-        assert!(
-            e.contains("64 hex characters") && e.contains("/data/master.key"),
-            "{e}"
-        );
-        assert!(check_master_key(&"z".repeat(64), p).is_err());
+    fn master_key_is_made_once_and_a_missing_or_bad_one_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join(DB_FILE)).unwrap();
+        let first = master_key(dir.path(), None, &store).unwrap();
+        let again = master_key(dir.path(), None, &store).unwrap();
+        assert_eq!(first.id(), again.id());
+        let sealer = Sealer::new(&first);
+        store.bind_key(&sealer).unwrap();
+
+        // The key file goes missing: no new key over a bound database.
+        let path = dir.path().join(MASTER_KEY_FILE);
+        std::fs::remove_file(&path).unwrap();
+        let e = master_key(dir.path(), None, &store).unwrap_err().to_string();
+        assert!(e.contains("missing") && e.contains(&first.id()), "{e}");
+
+        // A malformed file names itself and does not echo its contents.
+        std::fs::write(&path, "not-a-key-canary").unwrap();
+        let e = master_key(dir.path(), None, &store).unwrap_err().to_string();
+        assert!(e.contains("master.key") && !e.contains("canary"), "{e}");
+
+        // Another key is refused by the database, naming both ids.
+        let other = MasterKey::generate();
+        let e = store.bind_key(&Sealer::new(&other)).unwrap_err().to_string();
+        assert!(e.contains(&first.id()) && e.contains(&other.id()), "{e}");
+
+        // The environment wins over the file; a bad value is named.
+        let hex = first.to_hex();
+        let k = master_key(dir.path(), Some(hex.as_str()), &store).unwrap();
+        assert_eq!(k.id(), first.id());
+        let e = master_key(dir.path(), Some("zz"), &store).unwrap_err().to_string();
+        assert!(e.contains(MASTER_KEY_ENV), "{e}");
     }
 
     #[test]

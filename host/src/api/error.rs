@@ -43,6 +43,8 @@ impl From<AppError> for ApiError {
             AppError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, "not_found", m),
             AppError::BadRequest { code, message } => Self::bad_request(code, message),
             AppError::TooLarge(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m),
+            AppError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            AppError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
             AppError::Call(call) => {
                 let message = call.to_string();
                 let (status, code) = match call {

@@ -2,6 +2,7 @@
 //! console's static page at `/`. Handlers are thin: they parse, call [`App`],
 //! and [`ApiError`] is the one place errors become HTTP responses.
 
+mod connections;
 mod error;
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use axum::extract::{Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -73,6 +74,37 @@ pub fn router(app: Arc<App>, token: AdminToken, max_component_bytes: usize) -> R
         .route("/functions/{name}/rollback", post(rollback))
         .route("/functions/{name}/invoke", post(invoke))
         .route("/functions/{name}/logs", get(logs))
+        .route(
+            "/functions/{name}/grants",
+            get(connections::list_grants).post(connections::grant),
+        )
+        .route(
+            "/functions/{name}/grants/{link}",
+            delete(connections::revoke_grant),
+        )
+        .route(
+            "/services",
+            get(connections::list_services).post(connections::create_service),
+        )
+        .route(
+            "/services/{link}",
+            get(connections::show_service)
+                .put(connections::edit_service)
+                .delete(connections::delete_service),
+        )
+        .route(
+            "/connections",
+            get(connections::list_connections).post(connections::create_connection),
+        )
+        .route(
+            "/connections/{link}",
+            get(connections::show_connection)
+                .patch(connections::edit_connection)
+                .delete(connections::delete_connection),
+        )
+        .route("/connections/{link}/connect", post(connections::connect))
+        .route("/connections/{link}/revoke", post(connections::revoke))
+        .route("/connections/{link}/activity", get(connections::activity))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()

@@ -2,11 +2,15 @@
 //! policy, our own redirect handling (each hop checked again), the private
 //! network guard after DNS, timeouts and the response-size cap, on one shared client.
 //!
-//! Credential injection (connections) plugs in between the policy check and
-//! the send; nothing else in the host talks to the network for a function.
+//! With a connection, the policy is the connection's API origins, the connection's
+//! [`Credential`] is put on every hop that policy allows, requests that would override
+//! or smuggle a credential are refused before anything is sent, and the secret values
+//! are redacted from the response. Nothing else in the host talks to the network for a
+//! function.
 
 mod net;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +20,9 @@ use url::Url;
 
 pub use net::is_private;
 use net::{BlockedAddress, GuardedResolver};
+
+use crate::auth::Credential;
+use crate::store::AuditRecord;
 
 /// Request headers a function may not set: hop-by-hop headers, `Host`, and
 /// `Content-Length` (the host computes it). Any `proxy-*` header is refused too.
@@ -113,14 +120,17 @@ pub enum OutboundError {
     Transport(String),
 }
 
-/// Which origins a function may reach without a connection.
+/// Which origins a request may reach: a function's allowed hosts (no connection), or a
+/// connection's API origins.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     allowed: Vec<url::Origin>,
+    /// The connection's link name, for messages; `None` for a function's own hosts.
+    connection: Option<Arc<str>>,
 }
 
 impl Policy {
-    /// Builds a policy from origins already normalised by [`normalize_origin`].
+    /// Builds a function's policy from origins already normalised by [`normalize_origin`].
     ///
     /// # Errors
     /// An entry is not a valid origin.
@@ -132,7 +142,29 @@ impl Policy {
                     .and_then(|n| Ok(Url::parse(&n).map_err(|e| e.to_string())?.origin()))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { allowed })
+        Ok(Self {
+            allowed,
+            connection: None,
+        })
+    }
+
+    /// Builds the policy of connection `link`, whose credentials may go to `origins`.
+    ///
+    /// # Errors
+    /// An entry is not a valid origin.
+    pub fn for_connection(link: &str, origins: &[String]) -> Result<Self, String> {
+        Ok(Self {
+            connection: Some(link.into()),
+            ..Self::new(origins)?
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.allowed
+            .iter()
+            .map(url::Origin::ascii_serialization)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Whether `url`'s origin is allowed.
@@ -208,7 +240,9 @@ impl Outbound {
     }
 
     /// Sends `req` under `policy`, following redirects whose targets the policy
-    /// also allows. Each hop spends one unit of `budget`.
+    /// also allows. Each hop spends one unit of `budget`. With a `credential`, the
+    /// request is checked for smuggled credentials first, the credential is put on
+    /// every hop, and its secrets are redacted from the response.
     ///
     /// # Errors
     /// [`OutboundError`]; nothing is sent for a refused origin or header.
@@ -217,11 +251,16 @@ impl Outbound {
         policy: &Policy,
         req: OutboundRequest,
         budget: &mut u32,
+        credential: Option<&Credential>,
     ) -> Result<OutboundResponse, OutboundError> {
         let deadline = Instant::now() + req.timeout;
         let mut url = Url::parse(&req.url).map_err(|e| {
             OutboundError::InvalidRequest(format!("URL is not absolute or not valid: {e}"))
         })?;
+        if let Some(c) = credential {
+            c.check_request(&url, &req.headers, req.body.as_deref())
+                .map_err(|e| OutboundError::InvalidRequest(e.0))?;
+        }
         let headers = build_headers(&req.headers)?;
         let mut method = req.method;
         let mut body = req.body;
@@ -233,18 +272,24 @@ impl Outbound {
                     "no outbound requests left for this call".into(),
                 ));
             }
-            *budget -= 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(OutboundError::Timeout);
             }
+            let (mut hop_url, mut hop_headers, mut hop_body) =
+                (url.clone(), headers.clone(), body.clone());
+            if let Some(c) = credential {
+                c.apply(&mut hop_url, &mut hop_headers, &mut hop_body)
+                    .map_err(|e| OutboundError::InvalidRequest(e.0))?;
+            }
+            *budget -= 1;
             let mut builder = self
                 .client
-                .request(method.clone(), url.clone())
-                .headers(headers.clone())
+                .request(method.clone(), hop_url)
+                .headers(hop_headers)
                 .timeout(remaining);
-            if let Some(b) = &body {
-                builder = builder.body(b.clone());
+            if let Some(b) = hop_body {
+                builder = builder.body(b);
             }
             let response = builder.send().await.map_err(|e| map_error(&e, &url))?;
             let status = response.status();
@@ -266,7 +311,15 @@ impl Outbound {
                 }
                 continue;
             }
-            return self.read_response(response, &url).await;
+            let mut response = self.read_response(response, &url).await?;
+            if let Some(c) = credential {
+                let r = c.redactor();
+                for (_, value) in &mut response.headers {
+                    r.redact_string(value);
+                }
+                r.redact_in_place(&mut response.body);
+            }
+            return Ok(response);
         }
         Err(OutboundError::Transport(format!(
             "more than {} redirects",
@@ -292,6 +345,15 @@ impl Outbound {
             ));
         }
         let origin = url.origin().ascii_serialization();
+        if let Some(link) = policy.connection.as_deref()
+            && !policy.allows(url)
+        {
+            let what = if redirect { "a redirect to " } else { "" };
+            return Err(OutboundError::HostNotAllowed(format!(
+                "{what}{origin} is not one of connection `{link}`'s API origins ({}); its credentials go nowhere else",
+                policy.describe()
+            )));
+        }
         if !policy.allows(url) {
             return Err(OutboundError::HostNotAllowed(if redirect {
                 format!(
@@ -402,6 +464,60 @@ fn map_error(e: &reqwest::Error, url: &Url) -> OutboundError {
         "request failed to"
     };
     OutboundError::Transport(format!("{what} {}", redact_url(url)))
+}
+
+/// A connection as one request needs it: where its credentials may go, its dynamic
+/// parameter values, and the credential itself.
+#[derive(Debug)]
+pub struct ResolvedConnection {
+    /// The connection's API origins.
+    pub policy: Arc<Policy>,
+    /// Dynamic-parameter values, for `{key}` placeholders in the URL.
+    pub params: Arc<BTreeMap<String, String>>,
+    /// The opened credentials.
+    pub credential: Credential,
+}
+
+/// Why a connection cannot be used. Messages say what to do; none holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerError {
+    /// No connection has this link name.
+    #[error("{0}")]
+    Unknown(String),
+    /// The function has no grant for it.
+    #[error("{0}")]
+    NotGranted(String),
+    /// Not connected, revoked, or its credentials no longer work.
+    #[error("{0}")]
+    NeedsReconnect(String),
+}
+
+/// What the runtime asks about connections: implemented by
+/// [`crate::connections::Connections`], swapped in tests.
+pub trait ConnectionBroker: Send + Sync + std::fmt::Debug {
+    /// The connection `link` for a request of `function`, after the grant check.
+    ///
+    /// # Errors
+    /// [`BrokerError`].
+    fn resolve(&self, function: &str, link: &str) -> Result<ResolvedConnection, BrokerError>;
+
+    /// Records one use of connection `link` (never blocks on disk).
+    fn record(&self, link: &str, record: AuditRecord);
+}
+
+/// A broker with no connections at all.
+#[derive(Debug, Default)]
+pub struct NoConnections;
+
+impl ConnectionBroker for NoConnections {
+    fn resolve(&self, _function: &str, link: &str) -> Result<ResolvedConnection, BrokerError> {
+        Err(BrokerError::Unknown(format!(
+            "no connection has the link name `{link}`"
+        )))
+    }
+
+    fn record(&self, _link: &str, _record: AuditRecord) {}
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
-use crate::outbound::{Outbound, Policy};
+use crate::outbound::{ConnectionBroker, NoConnections, Outbound, Policy};
 use crate::store::Artifact;
 pub use state::LogLine;
 use state::{CallState, DeadlineExceeded, MemoryLimiter};
@@ -212,6 +212,7 @@ pub struct Runtime {
     engine_hash: [u8; 32],
     permits: Arc<Semaphore>,
     outbound: Arc<Outbound>,
+    broker: Arc<dyn ConnectionBroker>,
     config: RuntimeConfig,
     stats: Stats,
     // Held for its `Drop`, which stops the epoch thread.
@@ -288,10 +289,18 @@ impl Runtime {
             engine_hash,
             permits: Arc::new(Semaphore::new(slots as usize)),
             outbound,
+            broker: Arc::new(NoConnections),
             config,
             stats: Stats::default(),
             _ticker: ticker,
         })
+    }
+
+    /// Uses `broker` for `invoke-url` with a connection (the default knows none).
+    #[must_use]
+    pub fn with_connections(mut self, broker: Arc<dyn ConnectionBroker>) -> Self {
+        self.broker = broker;
+        self
     }
 
     /// Identifies the engine's code format; an artifact made under another hash
@@ -416,7 +425,13 @@ impl Runtime {
         let memory_bytes = spec.limits.memory_mib as usize * 1024 * 1024;
         let mut store = Store::new(
             &self.engine,
-            CallState::new(spec, self.outbound.clone(), deadline, memory_bytes),
+            CallState::new(
+                spec,
+                self.outbound.clone(),
+                self.broker.clone(),
+                deadline,
+                memory_bytes,
+            ),
         );
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);

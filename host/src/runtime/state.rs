@@ -14,7 +14,11 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::CallSpec;
 use super::bindings::{http, log};
-use crate::outbound::{self, Outbound, OutboundError, OutboundRequest, Policy};
+use crate::connections::fill_url;
+use crate::outbound::{
+    self, BrokerError, ConnectionBroker, Outbound, OutboundError, OutboundRequest, Policy,
+};
+use crate::store::AuditRecord;
 
 /// Lines a call may log; later lines are counted and dropped.
 pub const MAX_LOG_LINES: usize = 100;
@@ -90,6 +94,7 @@ pub(super) struct CallState {
     pub(super) logs: CallLogs,
     function: Arc<str>,
     outbound: Arc<Outbound>,
+    broker: Arc<dyn ConnectionBroker>,
     policy: Arc<Policy>,
     deadline: Instant,
     requests_left: u32,
@@ -100,6 +105,7 @@ impl CallState {
     pub(super) fn new(
         spec: &CallSpec,
         outbound: Arc<Outbound>,
+        broker: Arc<dyn ConnectionBroker>,
         deadline: Instant,
         memory_bytes: usize,
     ) -> Self {
@@ -118,6 +124,7 @@ impl CallState {
             logs: CallLogs::default(),
             function: spec.function.clone(),
             outbound,
+            broker,
             policy: spec.policy.clone(),
             deadline,
             requests_left: spec.limits.max_requests,
@@ -213,6 +220,129 @@ impl log::Host for CallState {
     }
 }
 
+fn method(m: http::Method) -> outbound::Method {
+    match m {
+        http::Method::Get => outbound::Method::GET,
+        http::Method::Head => outbound::Method::HEAD,
+        http::Method::Post => outbound::Method::POST,
+        http::Method::Put => outbound::Method::PUT,
+        http::Method::Patch => outbound::Method::PATCH,
+        http::Method::Delete => outbound::Method::DELETE,
+        http::Method::Options => outbound::Method::OPTIONS,
+    }
+}
+
+fn to_wit(e: OutboundError) -> http::Error {
+    match e {
+        OutboundError::HostNotAllowed(m) => http::Error::HostNotAllowed(m),
+        OutboundError::InvalidRequest(m) => http::Error::InvalidRequest(m),
+        OutboundError::LimitExceeded(m) => http::Error::LimitExceeded(m),
+        OutboundError::Timeout => http::Error::Timeout,
+        OutboundError::Transport(m) => http::Error::Transport(m),
+    }
+}
+
+/// The WIT name of an error, as the audit trail records it.
+fn kind(e: &http::Error) -> &'static str {
+    match e {
+        http::Error::UnknownConnection(_) => "unknown-connection",
+        http::Error::NotGranted(_) => "not-granted",
+        http::Error::HostNotAllowed(_) => "host-not-allowed",
+        http::Error::NeedsReconnect(_) => "needs-reconnect",
+        http::Error::InvalidRequest(_) => "invalid-request",
+        http::Error::LimitExceeded(_) => "limit-exceeded",
+        http::Error::Timeout => "timeout",
+        http::Error::Transport(_) => "transport",
+    }
+}
+
+impl CallState {
+    fn request_timeout(&self, asked_ms: Option<u32>) -> Duration {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        asked_ms
+            .map(|ms| Duration::from_millis(u64::from(ms)))
+            .map_or(remaining, |t| t.min(remaining))
+    }
+
+    fn check_budget(&self) -> Result<(), http::Error> {
+        if self.requests_left == 0 {
+            return Err(http::Error::LimitExceeded(format!(
+                "this function may make at most {} outbound requests per call",
+                self.max_requests
+            )));
+        }
+        Ok(())
+    }
+
+    /// A request through connection `link`: grant and status checks, placeholders,
+    /// the connection's origins and credential, and one audit record whatever happens.
+    async fn via_connection(
+        &mut self,
+        link: &str,
+        request: http::Request,
+    ) -> Result<http::Response, http::Error> {
+        let started = Instant::now();
+        let method = method(request.method);
+        let mut audit = AuditRecord {
+            time_ms: now_ms(),
+            function: self.function.to_string(),
+            method: method.as_str().to_owned(),
+            origin: String::new(),
+            path: String::new(),
+            status: None,
+            outcome: "ok".into(),
+            duration_us: 0,
+        };
+        let result = async {
+            let connection = self.broker.resolve(&self.function, link).map_err(|e| match e {
+                BrokerError::Unknown(m) => http::Error::UnknownConnection(m),
+                BrokerError::NotGranted(m) => http::Error::NotGranted(m),
+                BrokerError::NeedsReconnect(m) => http::Error::NeedsReconnect(m),
+            })?;
+            let url = fill_url(&request.url, &connection.params)
+                .map_err(http::Error::InvalidRequest)?;
+            if let Ok(parsed) = url::Url::parse(&url) {
+                audit.origin = parsed.origin().ascii_serialization();
+                audit.path = parsed.path().to_owned();
+            }
+            self.check_budget()?;
+            let outbound_request = OutboundRequest {
+                method,
+                url,
+                headers: request.headers,
+                body: request.body,
+                timeout: self.request_timeout(request.timeout_ms),
+            };
+            self.outbound
+                .send(
+                    &connection.policy,
+                    outbound_request,
+                    &mut self.requests_left,
+                    Some(&connection.credential),
+                )
+                .await
+                .map_err(to_wit)
+        }
+        .await;
+        match &result {
+            Err(http::Error::UnknownConnection(_)) => return result.map(into_wit),
+            Ok(response) => audit.status = Some(response.status),
+            Err(e) => audit.outcome = kind(e).to_owned(),
+        }
+        audit.duration_us = started.elapsed().as_micros() as u64;
+        self.broker.record(link, audit);
+        result.map(into_wit)
+    }
+}
+
+fn into_wit(response: outbound::OutboundResponse) -> http::Response {
+    http::Response {
+        status: response.status,
+        headers: response.headers,
+        body: response.body,
+    }
+}
+
 impl http::Host for CallState {
     async fn invoke_url(
         &mut self,
@@ -220,54 +350,21 @@ impl http::Host for CallState {
         request: http::Request,
     ) -> Result<http::Response, http::Error> {
         if let Some(link) = connection {
-            // Connections arrive with the connections feature; until one exists
-            // with this link name, the answer is the truthful one.
-            return Err(http::Error::UnknownConnection(format!(
-                "no connection has the link name `{link}`"
-            )));
+            return self.via_connection(&link, request).await;
         }
-        if self.requests_left == 0 {
-            return Err(http::Error::LimitExceeded(format!(
-                "this function may make at most {} outbound requests per call",
-                self.max_requests
-            )));
-        }
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
-        let timeout = request
-            .timeout_ms
-            .map(|ms| Duration::from_millis(u64::from(ms)))
-            .map_or(remaining, |t| t.min(remaining));
+        self.check_budget()?;
         let request = OutboundRequest {
-            method: match request.method {
-                http::Method::Get => outbound::Method::GET,
-                http::Method::Head => outbound::Method::HEAD,
-                http::Method::Post => outbound::Method::POST,
-                http::Method::Put => outbound::Method::PUT,
-                http::Method::Patch => outbound::Method::PATCH,
-                http::Method::Delete => outbound::Method::DELETE,
-                http::Method::Options => outbound::Method::OPTIONS,
-            },
+            method: method(request.method),
             url: request.url,
             headers: request.headers,
             body: request.body,
-            timeout,
+            timeout: self.request_timeout(request.timeout_ms),
         };
-        let response = self
-            .outbound
-            .send(&self.policy, request, &mut self.requests_left)
+        self.outbound
+            .send(&self.policy, request, &mut self.requests_left, None)
             .await
-            .map_err(|e| match e {
-                OutboundError::HostNotAllowed(m) => http::Error::HostNotAllowed(m),
-                OutboundError::InvalidRequest(m) => http::Error::InvalidRequest(m),
-                OutboundError::LimitExceeded(m) => http::Error::LimitExceeded(m),
-                OutboundError::Timeout => http::Error::Timeout,
-                OutboundError::Transport(m) => http::Error::Transport(m),
-            })?;
-        Ok(http::Response {
-            status: response.status,
-            headers: response.headers,
-            body: response.body,
-        })
+            .map(into_wit)
+            .map_err(to_wit)
     }
 }
 

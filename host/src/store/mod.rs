@@ -1,10 +1,13 @@
 //! Durable state in one embedded redb database: functions, their versions, the
-//! uploaded components and their precompiled artifacts.
+//! uploaded components and their precompiled artifacts; services, connections, their
+//! sealed secrets ([`seal`]), grants and the audit trail ([`connections`]).
 //!
 //! Every table is declared in [`tables`]; records are JSON so fields can be added
 //! without a migration. All methods block on disk I/O: call them from
 //! `tokio::task::spawn_blocking`, never from an async task directly.
 
+mod connections;
+mod seal;
 mod tables;
 
 use std::path::Path;
@@ -13,7 +16,12 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::Limits;
-use tables::{ARTIFACTS, COMPONENTS, FUNCTIONS, VERSIONS};
+pub use connections::{
+    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, GrantRecord, SecretChange,
+    ServiceRecord,
+};
+pub use seal::{MasterKey, SealError, SecretString, Sealer};
+use tables::{ARTIFACTS, AUDIT, COMPONENTS, CONNECTIONS, FUNCTIONS, GRANTS, META, SECRETS, SERVICES, VERSIONS};
 
 /// What went wrong in the store. Callers branch on the first three.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +38,26 @@ pub enum StoreError {
         /// Requested version.
         version: u32,
     },
+    /// A service, connection or grant does not exist.
+    #[error("{0}")]
+    Missing(String),
+    /// A link name is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// The secrets are sealed under another master key than the one in use.
+    #[error(
+        "the database's secrets are sealed under master key {stored}, but the host was given key {running}; \
+         restore the original key file (or SWITCHBOARD_MASTER_KEY)"
+    )]
+    WrongKey {
+        /// Id of the key the secrets are sealed under.
+        stored: String,
+        /// Id of the key given.
+        running: String,
+    },
+    /// A sealed secret did not open.
+    #[error("a sealed secret does not open: {0}")]
+    Sealed(String),
     /// A stored record could not be decoded (written by a newer release, or damaged).
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
@@ -154,6 +182,12 @@ impl Store {
             tx.open_table(VERSIONS)?;
             tx.open_table(COMPONENTS)?;
             tx.open_table(ARTIFACTS)?;
+            tx.open_table(SERVICES)?;
+            tx.open_table(CONNECTIONS)?;
+            tx.open_table(SECRETS)?;
+            tx.open_table(GRANTS)?;
+            tx.open_table(AUDIT)?;
+            tx.open_table(META)?;
         }
         tx.commit()?;
         Ok(Self { db })
@@ -283,7 +317,7 @@ impl Store {
         Ok(function)
     }
 
-    /// Deletes a function with every version, component and artifact.
+    /// Deletes a function with every version, component, artifact and grant.
     ///
     /// # Errors
     /// [`StoreError::FunctionNotFound`], database failures.
@@ -300,6 +334,7 @@ impl Store {
             tx.open_table(COMPONENTS)?
                 .retain_in(range.clone(), |_, _| false)?;
             tx.open_table(ARTIFACTS)?.retain_in(range, |_, _| false)?;
+            tx.open_table(GRANTS)?.retain(|(f, _), _| f != name)?;
         }
         tx.commit()?;
         Ok(())

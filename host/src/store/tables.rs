@@ -1,5 +1,6 @@
-//! Every redb table, in one place. Keys are function names, or (name, version);
-//! values are JSON records, raw component bytes, or artifacts.
+//! Every redb table, in one place. Keys are names (of functions, services,
+//! connections), ids, or tuples of them; values are JSON records, raw component bytes,
+//! artifacts, or sealed blobs.
 
 use redb::TableDefinition;
 
@@ -14,3 +15,17 @@ pub(super) const COMPONENTS: TableDefinition<(&str, u32), &[u8]> =
 /// (name, version) → 32-byte engine hash followed by the precompiled artifact.
 pub(super) const ARTIFACTS: TableDefinition<(&str, u32), &[u8]> =
     TableDefinition::new("function_artifacts");
+
+/// Service link name → JSON [`super::ServiceRecord`].
+pub(super) const SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("services");
+/// Connection link name → JSON [`super::ConnectionRecord`].
+pub(super) const CONNECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("connections");
+/// Connection id → its credentials, sealed with the id as associated data.
+pub(super) const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
+/// (function name, connection link name) → JSON [`super::GrantRecord`].
+pub(super) const GRANTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("grants");
+/// (connection link name, sequence number) → JSON [`super::AuditRecord`].
+pub(super) const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
+/// Settings of the database itself: `key_id` (the master key's id, see
+/// [`super::seal`]), `audit_seq` (the last audit sequence number, 8 bytes little-endian).
+pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");

@@ -1,0 +1,204 @@
+//! Handlers for services, connections, grants and connection activity. Thin: parse,
+//! call [`Connections`], answer JSON.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::{ApiError, ApiState};
+use crate::connections::{ConnectRequest, ConnectionEdit, NewConnection, ServiceDefinition};
+
+/// Who is acting: the admin token is the only identity until users and roles land.
+const ACTOR: &str = "admin";
+
+/// Parses a JSON body; the message quotes serde's reason and an example.
+fn parse<T: DeserializeOwned>(body: &Bytes, example: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("the body is not what this endpoint takes ({e}); expected JSON like {example}"),
+        )
+    })
+}
+
+/// Parses a body that holds secrets: serde's message can quote a value, so only its
+/// position is reported.
+fn parse_secret<T: DeserializeOwned>(body: &Bytes, example: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!(
+                "the body is not valid here (line {}, column {}); expected JSON like {example}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}
+
+const SERVICE_EXAMPLE: &str = r#"{"link_name": "acme", "display_name": "Acme", "auth": {"type": "api_key", "params": [{"name": "api_key", "display_name": "API key", "param_type": "header"}]}, "api_origins": ["https://api.acme.example"]}"#;
+
+pub(super) async fn list_services(State(s): State<ApiState>) -> Response {
+    Json(serde_json::json!({ "services": s.app.connections().list_services() })).into_response()
+}
+
+pub(super) async fn create_service(
+    State(s): State<ApiState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let def: ServiceDefinition = parse(&body, SERVICE_EXAMPLE)?;
+    let view = s.app.connections().create_service(def, ACTOR).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+pub(super) async fn show_service(
+    State(s): State<ApiState>,
+    Path(link): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(s.app.connections().show_service(&link)?).into_response())
+}
+
+pub(super) async fn edit_service(
+    State(s): State<ApiState>,
+    Path(link): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let def: ServiceDefinition = parse(&body, SERVICE_EXAMPLE)?;
+    let (view, revoked) = s.app.connections().edit_service(&link, def, ACTOR).await?;
+    let mut out = serde_json::to_value(view).expect("views serialise");
+    out["revoked_connections"] = serde_json::json!(revoked);
+    Ok(Json(out).into_response())
+}
+
+pub(super) async fn delete_service(
+    State(s): State<ApiState>,
+    Path(link): Path<String>,
+) -> Result<Response, ApiError> {
+    let revoked = s.app.connections().delete_service(&link, ACTOR).await?;
+    Ok(Json(serde_json::json!({ "deleted": link, "revoked_connections": revoked })).into_response())
+}
+
+pub(super) async fn list_connections(State(s): State<ApiState>) -> Response {
+    Json(serde_json::json!({ "connections": s.app.connections().list_connections() }))
+        .into_response()
+}
+
+pub(super) async fn create_connection(
+    State(s): State<ApiState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let new: NewConnection = parse(
+        &body,
+        r#"{"link_name": "acme_prod", "display_name": "Acme (production)", "service": "acme", "params": {}}"#,
+    )?;
+    let view = s.app.connections().create_connection(new, ACTOR).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+pub(super) async fn show_connection(
+    State(s): State<ApiState>,
+    Path(link): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(s.app.connections().show_connection(&link)?).into_response())
+}
+
+pub(super) async fn edit_connection(
+    State(s): State<ApiState>,
+    Path(link): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let edit: ConnectionEdit = parse(
+        &body,
+        r#"{"display_name": "New name", "params": {"domain": "zylker"}}"#,
+    )?;
+    Ok(Json(s.app.connections().edit_connection(&link, edit).await?).into_response())
+}
+
+pub(super) async fn connect(
+    State(s): State<ApiState>,
+    Path(link): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: ConnectRequest = parse_secret(
+        &body,
+        r#"{"values": {"api_key": "..."}} or {"username": "...", "password": "..."}"#,
+    )?;
+    Ok(Json(s.app.connections().connect(&link, req).await?).into_response())
+}
+
+pub(super) async fn revoke(
+    State(s): State<ApiState>,
+    Path(link): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(s.app.connections().revoke(&link).await?).into_response())
+}
+
+pub(super) async fn delete_connection(
+    State(s): State<ApiState>,
+    Path(link): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.app.connections().delete_connection(&link).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub(super) struct LimitQuery {
+    limit: Option<usize>,
+}
+
+pub(super) async fn activity(
+    State(s): State<ApiState>,
+    Path(link): Path<String>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q
+        .limit
+        .unwrap_or(100)
+        .min(crate::connections::KEEP_PER_CONNECTION);
+    let activity = s.app.connections().activity(&link, limit).await?;
+    Ok(Json(serde_json::json!({ "connection": link, "activity": activity })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantBody {
+    connection: String,
+}
+
+pub(super) async fn grant(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let GrantBody { connection } = parse(&body, r#"{"connection": "acme_prod"}"#)?;
+    let view = s.app.connections().grant(&name, &connection).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+pub(super) async fn list_grants(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    // Answers 404 for an unknown function rather than an empty list.
+    s.app.show(&name).await?;
+    let grants: Vec<serde_json::Value> = s
+        .app
+        .connections()
+        .grants_of(&name)
+        .into_iter()
+        .map(|g| serde_json::json!({ "connection": g.connection, "granted_at": g.granted_at }))
+        .collect();
+    Ok(Json(serde_json::json!({ "function": name, "grants": grants })).into_response())
+}
+
+pub(super) async fn revoke_grant(
+    State(s): State<ApiState>,
+    Path((name, link)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    s.app.connections().revoke_grant(&name, &link).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,507 @@
+//! Auth types: what a service declares ([`AuthConfig`]), what a connection holds sealed
+//! ([`Credentials`]), and the form outbound uses on every hop ([`Credential`]): where
+//! each value goes, which request parts a function may not set, and what to redact
+//! from responses. One module per auth type does the placing.
+
+mod api_key;
+mod basic;
+mod redact;
+
+use std::collections::BTreeMap;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::store::SecretString;
+pub use redact::Redactor;
+
+/// Where an API-key parameter (or OAuth 1 parameters) travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    /// The URL's query string.
+    Query,
+    /// An `application/x-www-form-urlencoded` body.
+    Form,
+    /// A request header.
+    Header,
+}
+
+/// One API-key parameter of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyParam {
+    /// The *actual parameter*: the name sent upstream (`api_key`, `X-Api-Key`).
+    pub name: String,
+    /// What the connect form asks for.
+    pub display_name: String,
+    /// Where it goes.
+    pub param_type: ParamType,
+}
+
+/// OAuth 2 grant types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// Authorization code with PKCE.
+    AuthorizationCode,
+    /// Client credentials (no browser).
+    ClientCredentials,
+}
+
+/// How an OAuth 2 client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP Basic with client id and secret.
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    RequestBody,
+}
+
+/// OAuth 1 signature methods.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignatureMethod {
+    /// HMAC-SHA1 (RFC 5849).
+    #[default]
+    #[serde(rename = "HMAC-SHA1")]
+    HmacSha1,
+    /// HMAC-SHA256.
+    #[serde(rename = "HMAC-SHA256")]
+    HmacSha256,
+    /// PLAINTEXT.
+    #[serde(rename = "PLAINTEXT")]
+    Plaintext,
+}
+
+fn default_scope_delimiter() -> String {
+    " ".to_owned()
+}
+
+/// A service's auth type and its (non-secret) fields, as the seeds list them. Client and
+/// consumer secrets are sealed apart from this record. Only `api_key` and `basic` are
+/// accepted by this release; the others are stored shapes for the OAuth and AWS releases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum AuthConfig {
+    /// One or more key parameters.
+    ApiKey {
+        /// The parameters, in order.
+        params: Vec<ApiKeyParam>,
+    },
+    /// Username and password as `Authorization: Basic`.
+    Basic,
+    /// OAuth 1.0a, three-legged.
+    #[serde(rename = "oauth1")]
+    OAuth1 {
+        /// Consumer key.
+        consumer_key: String,
+        /// Request-token URL.
+        request_token_url: String,
+        /// Authorize URL.
+        authorize_url: String,
+        /// Access-token URL.
+        access_token_url: String,
+        /// Where the OAuth parameters go.
+        param_type: ParamType,
+        /// Signature method.
+        #[serde(default)]
+        signature_method: SignatureMethod,
+    },
+    /// OAuth 2.
+    #[serde(rename = "oauth2")]
+    OAuth2 {
+        /// Client id.
+        client_id: String,
+        /// Authorize URL (authorization code).
+        #[serde(default)]
+        authorize_url: Option<String>,
+        /// Access-token URL.
+        access_token_url: String,
+        /// Refresh-token URL (defaults to the access-token URL).
+        #[serde(default)]
+        refresh_token_url: Option<String>,
+        /// RFC 7009 revocation endpoint.
+        #[serde(default)]
+        revoke_url: Option<String>,
+        /// Scopes a connection may choose.
+        #[serde(default)]
+        scopes: Vec<String>,
+        /// Joins scopes in requests.
+        #[serde(default = "default_scope_delimiter")]
+        scope_delimiter: String,
+        /// Grant type; never changes.
+        grant_type: GrantType,
+        /// Client authentication at the token endpoint.
+        #[serde(default)]
+        client_auth: ClientAuth,
+        /// Extra authorize parameters (`access_type=offline`, ...).
+        #[serde(default)]
+        extra_authorize_params: BTreeMap<String, String>,
+    },
+    /// AWS Signature Version 4.
+    AwsSigv4 {
+        /// AWS service (`s3`, `sqs`).
+        service: String,
+        /// Region (`us-east-1`).
+        region: String,
+    },
+}
+
+impl AuthConfig {
+    /// The wire name of the type (`api_key`, `basic`, `oauth1`, `oauth2`, `aws_sigv4`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            AuthConfig::ApiKey { .. } => "api_key",
+            AuthConfig::Basic => "basic",
+            AuthConfig::OAuth1 { .. } => "oauth1",
+            AuthConfig::OAuth2 { .. } => "oauth2",
+            AuthConfig::AwsSigv4 { .. } => "aws_sigv4",
+        }
+    }
+
+    /// Header names a function may not set on requests through this service, beyond the
+    /// ones no connection request may set ([`Credential::check_request`]), lower-case.
+    pub fn reserved_headers(&self) -> Vec<String> {
+        match self {
+            AuthConfig::ApiKey { params } => params
+                .iter()
+                .filter(|p| p.param_type == ParamType::Header)
+                .map(|p| p.name.to_ascii_lowercase())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A connection's secrets as sealed at rest. `Debug` never prints a value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Credentials {
+    /// One value per API-key parameter, by parameter name.
+    ApiKey {
+        /// Parameter name → value.
+        values: BTreeMap<String, SecretString>,
+    },
+    /// Basic.
+    Basic {
+        /// Username (no `:`).
+        username: SecretString,
+        /// Password.
+        password: SecretString,
+    },
+}
+
+impl Credentials {
+    /// The names of the values that are set, for summaries.
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Credentials::ApiKey { values } => values.keys().cloned().collect(),
+            Credentials::Basic { .. } => vec!["username".into(), "password".into()],
+        }
+    }
+}
+
+/// Why credentials could not be put on a request. Messages never hold a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ApplyError(pub String);
+
+/// One placement of a secret on a request.
+#[derive(Debug)]
+enum Placement {
+    Query { name: String, value: SecretString },
+    Form { name: String, value: SecretString },
+    Header { name: HeaderName, value: HeaderValue },
+}
+
+/// What outbound needs to send a request with a connection's credentials: the
+/// placements, the request parts a function may not set, and the redactor.
+#[derive(Debug)]
+pub struct Credential {
+    placements: Vec<Placement>,
+    reserved_headers: Vec<String>,
+    redactor: Redactor,
+}
+
+/// Headers no request through a connection may carry from the function: they would
+/// override or smuggle credentials. (Hop-by-hop headers, `Host` and `Content-Length` are
+/// refused for every request by outbound itself.)
+pub const CONNECTION_FORBIDDEN_HEADERS: &[&str] = &["authorization", "cookie", "cookie2"];
+
+impl Credential {
+    /// Builds the request-time form of `credentials` for a service with `auth`.
+    ///
+    /// # Errors
+    /// The sealed credentials do not fit the service (the service changed shape and the
+    /// connection was not revoked; should not happen) — the message names no value.
+    pub fn new(auth: &AuthConfig, credentials: &Credentials) -> Result<Self, ApplyError> {
+        let placements = match (auth, credentials) {
+            (AuthConfig::ApiKey { params }, Credentials::ApiKey { values }) => {
+                api_key::placements(params, values)?
+            }
+            (AuthConfig::Basic, Credentials::Basic { username, password }) => {
+                vec![basic::placement(username, password)?]
+            }
+            (auth, _) => {
+                return Err(ApplyError(format!(
+                    "the stored credentials do not match the service's auth type `{}`; connect again",
+                    auth.type_name()
+                )));
+            }
+        };
+        let mut redactor = Redactor::default();
+        for p in &placements {
+            match p {
+                Placement::Query { value, .. } | Placement::Form { value, .. } => {
+                    redactor.add(value.expose().as_bytes());
+                }
+                Placement::Header { value, .. } => redactor.add(value.as_bytes()),
+            }
+        }
+        if let Credentials::Basic { username, password } = credentials {
+            redactor.add(basic::token(username, password).expose().as_bytes());
+            redactor.add(password.expose().as_bytes());
+        }
+        Ok(Self {
+            placements,
+            reserved_headers: auth.reserved_headers(),
+            redactor,
+        })
+    }
+
+    /// Refuses a request whose headers, query or form body would override or smuggle a
+    /// credential. Called once, on the function's request, before anything is sent.
+    ///
+    /// # Errors
+    /// A message naming the offending header or parameter.
+    pub fn check_request(
+        &self,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<&[u8]>,
+    ) -> Result<(), ApplyError> {
+        for (name, _) in headers {
+            let lower = name.to_ascii_lowercase();
+            if CONNECTION_FORBIDDEN_HEADERS.contains(&lower.as_str())
+                || self.reserved_headers.contains(&lower)
+            {
+                return Err(ApplyError(format!(
+                    "header `{name}` may not be set on a request through a connection: the host sets the credentials"
+                )));
+            }
+        }
+        for p in &self.placements {
+            match p {
+                Placement::Query { name, .. } if url.query_pairs().any(|(k, _)| k == *name) => {
+                    return Err(ApplyError(format!(
+                        "query parameter `{name}` is set by the connection; remove it from the URL"
+                    )));
+                }
+                Placement::Form { name, .. }
+                    if body.is_some_and(|b| {
+                        url::form_urlencoded::parse(b).any(|(k, _)| k == *name)
+                    }) =>
+                {
+                    return Err(ApplyError(format!(
+                        "form field `{name}` is set by the connection; remove it from the body"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts the credentials on one hop of a request. Query and form values replace any
+    /// of the same name (a redirect's `Location` may repeat them).
+    ///
+    /// # Errors
+    /// A form credential with a body that is not `application/x-www-form-urlencoded`.
+    pub fn apply(
+        &self,
+        url: &mut Url,
+        headers: &mut HeaderMap,
+        body: &mut Option<Vec<u8>>,
+    ) -> Result<(), ApplyError> {
+        for p in &self.placements {
+            match p {
+                Placement::Query { name, value } => {
+                    api_key::set_query(url, name, value.expose());
+                }
+                Placement::Form { name, value } => {
+                    api_key::set_form(headers, body, name, value.expose())?;
+                }
+                Placement::Header { name, value } => {
+                    headers.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces every secret value in `bytes` with `[redacted]`.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_key_service() -> AuthConfig {
+        AuthConfig::ApiKey {
+            params: vec![
+                ApiKeyParam {
+                    name: "api_key".into(),
+                    display_name: "Key".into(),
+                    param_type: ParamType::Query,
+                },
+                ApiKeyParam {
+                    name: "token".into(),
+                    display_name: "Token".into(),
+                    param_type: ParamType::Form,
+                },
+                ApiKeyParam {
+                    name: "X-Api-Key".into(),
+                    display_name: "Header key".into(),
+                    param_type: ParamType::Header,
+                },
+            ],
+        }
+    }
+
+    fn values() -> Credentials {
+        Credentials::ApiKey {
+            values: [
+                ("api_key", "q-canary"),
+                ("token", "f canary&="),
+                ("X-Api-Key", "h-canary"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), SecretString::new(v)))
+            .collect(),
+        }
+    }
+
+    #[test]
+    fn auth_config_serde_covers_every_type() {
+        let cases = [
+            r#"{"type":"api_key","params":[{"name":"k","display_name":"K","param_type":"header"}]}"#,
+            r#"{"type":"basic"}"#,
+            r#"{"type":"oauth1","consumer_key":"ck","request_token_url":"https://a/r","authorize_url":"https://a/a","access_token_url":"https://a/t","param_type":"header"}"#,
+            r#"{"type":"oauth2","client_id":"id","authorize_url":"https://a/a","access_token_url":"https://a/t","scopes":["read"],"grant_type":"authorization_code"}"#,
+            r#"{"type":"aws_sigv4","service":"s3","region":"us-east-1"}"#,
+        ];
+        for c in cases {
+            let a: AuthConfig = serde_json::from_str(c).unwrap_or_else(|e| panic!("{c}: {e}"));
+            let back: AuthConfig = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+            assert_eq!(a, back);
+        }
+        let e = serde_json::from_str::<AuthConfig>(r#"{"type":"magic"}"#).unwrap_err();
+        assert!(e.to_string().contains("magic"), "{e}");
+        if let AuthConfig::OAuth2 {
+            scope_delimiter, ..
+        } = serde_json::from_str(cases[3]).unwrap()
+        {
+            assert_eq!(scope_delimiter, " ");
+        }
+    }
+
+    #[test]
+    fn credentials_debug_hides_values() {
+        let d = format!("{:?}", values());
+        assert!(!d.contains("canary"), "{d}");
+        let c = Credential::new(&api_key_service(), &values()).unwrap();
+        assert!(!format!("{c:?}").contains("canary"));
+    }
+
+    #[test]
+    fn api_key_values_land_in_query_form_and_header() {
+        let c = Credential::new(&api_key_service(), &values()).unwrap();
+        let mut url = Url::parse("https://api.example.com/v1?x=1").unwrap();
+        let mut headers = HeaderMap::new();
+        let mut body = None;
+        c.apply(&mut url, &mut headers, &mut body).unwrap();
+        assert_eq!(url.query(), Some("x=1&api_key=q-canary"));
+        assert_eq!(headers["x-api-key"], "h-canary");
+        assert!(headers["x-api-key"].is_sensitive());
+        assert_eq!(body.as_deref(), Some(&b"token=f+canary%26%3D"[..]));
+        assert_eq!(
+            headers["content-type"],
+            "application/x-www-form-urlencoded"
+        );
+
+        // Appended to an existing form body; applied again (a redirect hop), replaced.
+        let mut body = Some(b"a=1".to_vec());
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8".parse().unwrap(),
+        );
+        c.apply(&mut url, &mut headers, &mut body).unwrap();
+        c.apply(&mut url, &mut headers, &mut body).unwrap();
+        assert_eq!(body.as_deref(), Some(&b"a=1&token=f+canary%26%3D"[..]));
+        assert_eq!(url.query(), Some("x=1&api_key=q-canary"));
+
+        // A JSON body cannot carry a form credential.
+        let mut body = Some(b"{}".to_vec());
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        let e = c.apply(&mut url, &mut headers, &mut body).unwrap_err();
+        assert!(e.0.contains("x-www-form-urlencoded"), "{e}");
+        assert!(!e.0.contains("canary"));
+    }
+
+    #[test]
+    fn smuggling_is_refused() {
+        let c = Credential::new(&api_key_service(), &values()).unwrap();
+        let url = Url::parse("https://api.example.com/v1").unwrap();
+        for h in ["Authorization", "cookie", "x-api-key", "X-API-KEY"] {
+            let e = c
+                .check_request(&url, &[(h.into(), "v".into())], None)
+                .unwrap_err();
+            assert!(e.0.contains(h), "{e}");
+        }
+        let q = Url::parse("https://api.example.com/v1?api_key=mine").unwrap();
+        assert!(c.check_request(&q, &[], None).unwrap_err().0.contains("api_key"));
+        let e = c
+            .check_request(&url, &[], Some(b"a=1&token=mine"))
+            .unwrap_err();
+        assert!(e.0.contains("token"));
+        assert!(
+            c.check_request(&url, &[("accept".into(), "x".into())], Some(b"a=1"))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn basic_header_is_exact_and_redacted() {
+        let creds = Credentials::Basic {
+            username: SecretString::new("Aladdin"),
+            password: SecretString::new("open sesame"),
+        };
+        let c = Credential::new(&AuthConfig::Basic, &creds).unwrap();
+        let mut url = Url::parse("https://api.example.com/").unwrap();
+        let mut headers = HeaderMap::new();
+        let mut body = None;
+        c.apply(&mut url, &mut headers, &mut body).unwrap();
+        // RFC 7617's example.
+        assert_eq!(headers["authorization"], "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        let echoed = b"got Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ== and open sesame".to_vec();
+        let out = c.redactor().redact(&echoed).unwrap();
+        assert_eq!(out, b"got [redacted] and [redacted]");
+        let token_only = c.redactor().redact(b"QWxhZGRpbjpvcGVuIHNlc2FtZQ==").unwrap();
+        assert_eq!(token_only, b"[redacted]");
+        assert!(
+            Credential::new(&api_key_service(), &creds)
+                .unwrap_err()
+                .0
+                .contains("api_key")
+        );
+    }
+}

@@ -1,0 +1,1128 @@
+//! Services, connections and grants: validation, the edit rules of the seeds, sealing
+//! credentials, and the in-memory snapshot the runtime resolves connections from (an
+//! invocation never reads the database). Every write goes to the store first, then the
+//! snapshot is rebuilt, under one async mutex so writes apply in order.
+
+mod audit;
+mod template;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::app::{AppError, rfc3339};
+use crate::auth::{AuthConfig, Credential, Credentials, ParamType};
+use crate::names::validate_link_name;
+use crate::outbound::{BrokerError, ConnectionBroker, Policy, ResolvedConnection};
+use crate::store::{
+    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, GrantRecord, SecretChange,
+    SecretString, Sealer, ServiceRecord, Store,
+};
+pub use audit::KEEP_PER_CONNECTION;
+pub use template::fill_url;
+
+/// Longest display name, in characters.
+pub const MAX_DISPLAY_NAME: usize = 50;
+/// Longest service description, in characters.
+pub const MAX_DESCRIPTION: usize = 1000;
+/// Longest credential value, in bytes.
+pub const MAX_SECRET_LEN: usize = 8192;
+
+/// Header names an API-key parameter may not use: the host sets them itself.
+const UNUSABLE_KEY_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// A service as the API receives it (create, or the whole document on edit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDefinition {
+    /// Unique, never changes.
+    pub link_name: String,
+    /// 1 to 50 characters.
+    pub display_name: String,
+    /// Auth type and fields.
+    pub auth: AuthConfig,
+    /// Dynamic parameters.
+    #[serde(default)]
+    pub dynamic_params: Vec<DynamicParam>,
+    /// Origin templates the credentials may go to.
+    pub api_origins: Vec<String>,
+    /// Category.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A service as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceView {
+    /// Id.
+    pub id: String,
+    /// `custom` (default services arrive with the catalogue).
+    pub kind: &'static str,
+    /// The definition.
+    #[serde(flatten)]
+    pub definition: ServiceDefinition,
+    /// Creator.
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// Connections made from it.
+    pub connections: usize,
+}
+
+/// What creating a connection takes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewConnection {
+    /// Unique link name.
+    pub link_name: String,
+    /// Display name.
+    pub display_name: String,
+    /// The service's link name.
+    pub service: String,
+    /// Dynamic-parameter values.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+}
+
+/// What editing a connection may change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionEdit {
+    /// New display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// New dynamic-parameter values (all of them).
+    #[serde(default)]
+    pub params: Option<BTreeMap<String, String>>,
+}
+
+/// Credentials given at connect. `Debug` prints no value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectRequest {
+    /// API key: parameter name → value.
+    #[serde(default)]
+    pub values: Option<BTreeMap<String, SecretString>>,
+    /// Basic: username.
+    #[serde(default)]
+    pub username: Option<SecretString>,
+    /// Basic: password.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+}
+
+/// The service part of a connection summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceRef {
+    /// Link name.
+    pub link_name: String,
+    /// Display name (empty when the service was deleted).
+    pub display_name: String,
+    /// Auth type (empty when the service was deleted).
+    pub auth_type: &'static str,
+}
+
+/// The connection summary. Never holds a secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionView {
+    /// Link name.
+    pub link_name: String,
+    /// Display name.
+    pub display_name: String,
+    /// Its service.
+    pub service: ServiceRef,
+    /// `not_connected`, `connected`, `revoked`, `needs_reconnect`.
+    pub status: &'static str,
+    /// Why, when not connected.
+    pub status_reason: Option<String>,
+    /// Dynamic-parameter values.
+    pub params: BTreeMap<String, String>,
+    /// Where its credentials may go (filled).
+    pub api_origins: Vec<String>,
+    /// Names of the credential values that are set.
+    pub credentials: Vec<String>,
+    /// Functions granted its use.
+    pub granted_to: Vec<String>,
+    /// Creator.
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// RFC 3339.
+    pub connected_at: Option<String>,
+    /// RFC 3339.
+    pub revoked_at: Option<String>,
+    /// Ready-to-paste SDK code.
+    pub snippet: String,
+}
+
+/// A grant as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrantView {
+    /// Function.
+    pub function: String,
+    /// Connection link name.
+    pub connection: String,
+    /// RFC 3339.
+    pub granted_at: String,
+}
+
+/// An audit record as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivityView {
+    /// RFC 3339 with milliseconds.
+    pub time: String,
+    /// Function.
+    pub function: String,
+    /// Method.
+    pub method: String,
+    /// Origin.
+    pub origin: String,
+    /// Path (no query).
+    pub path: String,
+    /// Upstream status.
+    pub status: Option<u16>,
+    /// `ok` or the error kind.
+    pub outcome: String,
+    /// Milliseconds.
+    pub duration_ms: f64,
+}
+
+/// A connection in the snapshot.
+#[derive(Debug)]
+struct Entry {
+    record: ConnectionRecord,
+    /// `None` when the service was deleted (or replaced under the same link name).
+    service: Option<Arc<ServiceRecord>>,
+    /// The filled API origins; `None` when they cannot be computed.
+    policy: Option<Arc<Policy>>,
+    params: Arc<BTreeMap<String, String>>,
+    sealed: Option<Vec<u8>>,
+}
+
+/// Everything `resolve` needs, rebuilt after each write.
+#[derive(Debug, Default)]
+struct Snapshot {
+    services: BTreeMap<String, Arc<ServiceRecord>>,
+    connections: BTreeMap<String, Arc<Entry>>,
+    /// function → connection → grant.
+    grants: HashMap<String, BTreeMap<String, GrantRecord>>,
+}
+
+/// The connections service.
+#[derive(Debug)]
+pub struct Connections {
+    store: Arc<Store>,
+    sealer: Sealer,
+    /// Read on every request through a connection: a std RwLock held only to clone
+    /// the `Arc`, never across an await.
+    snapshot: RwLock<Arc<Snapshot>>,
+    writes: tokio::sync::Mutex<()>,
+    audit: audit::AuditLog,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn random_id(prefix: &str) -> String {
+    let mut b = [0u8; 12];
+    rand::rng().fill_bytes(&mut b);
+    format!("{prefix}_{}", hex::encode(b))
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::BadRequest {
+        code,
+        message: message.into(),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+}
+
+fn check_display_name(what: &str, name: &str) -> Result<(), String> {
+    let n = name.trim().chars().count();
+    if n == 0 || n > MAX_DISPLAY_NAME {
+        return Err(format!(
+            "{what} display name must be 1 to {MAX_DISPLAY_NAME} characters (got {n})"
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!("{what} display name contains control characters"));
+    }
+    Ok(())
+}
+
+fn check_secret_value(what: &str, value: &str) -> Result<(), AppError> {
+    if value.len() > MAX_SECRET_LEN {
+        return Err(bad(
+            "invalid_credentials",
+            format!("{what} is longer than {MAX_SECRET_LEN} bytes"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(bad(
+            "invalid_credentials",
+            format!("{what} contains control characters (a pasted newline?)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a service definition; the message says what to fix.
+fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> {
+    let invalid = |m: String| bad("invalid_service", m);
+    validate_link_name("service", &def.link_name).map_err(invalid)?;
+    check_display_name("service", &def.display_name).map_err(invalid)?;
+    match &def.auth {
+        AuthConfig::ApiKey { params } => {
+            if params.is_empty() {
+                return Err(invalid(
+                    "an api_key service needs at least one parameter in `auth.params`".into(),
+                ));
+            }
+            for (i, p) in params.iter().enumerate() {
+                if p.name.is_empty() || p.name.len() > 100 || p.name.chars().any(char::is_control)
+                {
+                    return Err(invalid(format!(
+                        "API-key parameter {} needs a name (the actual parameter) of 1 to 100 characters",
+                        i + 1
+                    )));
+                }
+                check_display_name(&format!("parameter `{}`", p.name), &p.display_name)
+                    .map_err(invalid)?;
+                if params[..i]
+                    .iter()
+                    .any(|q| q.name.eq_ignore_ascii_case(&p.name))
+                {
+                    return Err(invalid(format!(
+                        "API-key parameter `{}` is listed twice",
+                        p.name
+                    )));
+                }
+                if p.param_type == ParamType::Header {
+                    let lower = p.name.to_ascii_lowercase();
+                    if reqwest::header::HeaderName::from_bytes(p.name.as_bytes()).is_err() {
+                        return Err(invalid(format!("`{}` is not a valid header name", p.name)));
+                    }
+                    if UNUSABLE_KEY_HEADERS.contains(&lower.as_str()) || lower.starts_with("proxy-")
+                    {
+                        return Err(invalid(format!(
+                            "header `{}` cannot carry an API key: the host sets it",
+                            p.name
+                        )));
+                    }
+                }
+            }
+        }
+        AuthConfig::Basic => {}
+        other => {
+            return Err(bad(
+                "unsupported_auth_type",
+                format!(
+                    "auth type `{}` is not available in this release; use `api_key` or `basic`",
+                    other.type_name()
+                ),
+            ));
+        }
+    }
+    for (i, p) in def.dynamic_params.iter().enumerate() {
+        if !template::is_key(&p.key) {
+            return Err(invalid(format!(
+                "dynamic parameter key `{}` must start with a lower-case letter and hold only lower-case letters, digits and `_` (at most 50)",
+                p.key
+            )));
+        }
+        if def.dynamic_params[..i].iter().any(|q| q.key == p.key) {
+            return Err(invalid(format!(
+                "dynamic parameter `{}` is listed twice",
+                p.key
+            )));
+        }
+        check_display_name(&format!("dynamic parameter `{}`", p.key), &p.display_name)
+            .map_err(invalid)?;
+        if let Some(pattern) = &p.pattern {
+            template::compile_pattern(pattern).map_err(invalid)?;
+        }
+    }
+    if def.api_origins.is_empty() {
+        return Err(invalid(
+            "`api_origins` needs at least one origin (like https://api.example.com) the credentials may be sent to".into(),
+        ));
+    }
+    if def.api_origins.len() > 20 {
+        return Err(invalid("at most 20 API origins".into()));
+    }
+    for o in &def.api_origins {
+        template::check_origin_template(o, &def.dynamic_params).map_err(invalid)?;
+    }
+    if let Some(c) = &def.category
+        && (c.chars().count() > MAX_DISPLAY_NAME || c.chars().any(char::is_control))
+    {
+        return Err(invalid(format!(
+            "category must be at most {MAX_DISPLAY_NAME} characters of text"
+        )));
+    }
+    if def
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+    {
+        return Err(invalid(format!(
+            "description must be at most {MAX_DESCRIPTION} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The seed's edit rules between a stored service and its new definition.
+fn check_edit(old: &ServiceRecord, new: &ServiceDefinition) -> Result<(), AppError> {
+    if new.link_name != old.link_name {
+        return Err(bad(
+            "immutable_field",
+            format!(
+                "a service's link name never changes (`{}` cannot become `{}`); create a new service instead",
+                old.link_name, new.link_name
+            ),
+        ));
+    }
+    if new.auth.type_name() != old.auth.type_name() {
+        return Err(bad(
+            "immutable_field",
+            format!(
+                "a service's auth type never changes (`{}` cannot become `{}`); create a new service instead",
+                old.auth.type_name(),
+                new.auth.type_name()
+            ),
+        ));
+    }
+    if let (AuthConfig::ApiKey { params: old_p }, AuthConfig::ApiKey { params: new_p }) =
+        (&old.auth, &new.auth)
+        && let Some(gone) = old_p.iter().find(|o| !new_p.iter().any(|n| n.name == o.name))
+    {
+        return Err(bad(
+            "immutable_field",
+            format!(
+                "API-key parameter `{}` cannot be deleted (parameters can be added and edited, never deleted)",
+                gone.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn definition(s: &ServiceRecord) -> ServiceDefinition {
+    ServiceDefinition {
+        link_name: s.link_name.clone(),
+        display_name: s.display_name.clone(),
+        auth: s.auth.clone(),
+        dynamic_params: s.dynamic_params.clone(),
+        api_origins: s.api_origins.clone(),
+        category: s.category.clone(),
+        description: s.description.clone(),
+    }
+}
+
+fn snippet(link: &str, service: Option<&ServiceRecord>) -> String {
+    let origin = service
+        .and_then(|s| s.api_origins.first())
+        .map_or("https://api.example.com", String::as_str);
+    format!(
+        "let response = switchboard_sdk::invoke_url(\n    Some(\"{link}\"),\n    switchboard_sdk::Request::get(\"{origin}/\"),\n)\n.map_err(|e| e.to_string())?;"
+    )
+}
+
+fn filled_origins(service: &ServiceRecord, params: &BTreeMap<String, String>) -> Option<Vec<String>> {
+    service
+        .api_origins
+        .iter()
+        .map(|t| template::fill_origin(t, params))
+        .collect::<Result<_, _>>()
+        .ok()
+}
+
+impl Snapshot {
+    fn load(store: &Store) -> Result<Self, AppError> {
+        let services: BTreeMap<String, Arc<ServiceRecord>> = store
+            .services()?
+            .into_iter()
+            .map(|s| (s.link_name.clone(), Arc::new(s)))
+            .collect();
+        let mut secrets = store.secrets()?;
+        let connections = store
+            .connections()?
+            .into_iter()
+            .map(|record| {
+                let service = services
+                    .get(&record.service)
+                    .filter(|s| s.id == record.service_id)
+                    .cloned();
+                let policy = service.as_deref().and_then(|s| {
+                    let origins = filled_origins(s, &record.params)?;
+                    Policy::for_connection(&record.link_name, &origins)
+                        .ok()
+                        .map(Arc::new)
+                });
+                let entry = Entry {
+                    sealed: secrets.remove(&record.id),
+                    params: Arc::new(record.params.clone()),
+                    service,
+                    policy,
+                    record,
+                };
+                (entry.record.link_name.clone(), Arc::new(entry))
+            })
+            .collect();
+        let mut grants: HashMap<String, BTreeMap<String, GrantRecord>> = HashMap::new();
+        for (function, link, g) in store.grants()? {
+            grants.entry(function).or_default().insert(link, g);
+        }
+        Ok(Self {
+            services,
+            connections,
+            grants,
+        })
+    }
+
+    fn granted_to(&self, link: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .grants
+            .iter()
+            .filter(|(_, g)| g.contains_key(link))
+            .map(|(f, _)| f.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn service_view(&self, s: &ServiceRecord) -> ServiceView {
+        ServiceView {
+            id: s.id.clone(),
+            kind: "custom",
+            definition: definition(s),
+            created_by: s.created_by.clone(),
+            created_at: rfc3339(s.created_at_ms),
+            updated_at: rfc3339(s.updated_at_ms),
+            connections: self
+                .connections
+                .values()
+                .filter(|c| c.record.service_id == s.id)
+                .count(),
+        }
+    }
+
+    fn connection_view(&self, e: &Entry) -> ConnectionView {
+        let r = &e.record;
+        let service = e.service.as_deref();
+        ConnectionView {
+            link_name: r.link_name.clone(),
+            display_name: r.display_name.clone(),
+            service: ServiceRef {
+                link_name: r.service.clone(),
+                display_name: service.map(|s| s.display_name.clone()).unwrap_or_default(),
+                auth_type: service.map_or("", |s| s.auth.type_name()),
+            },
+            status: r.status.as_str(),
+            status_reason: r.status_reason.clone(),
+            params: r.params.clone(),
+            api_origins: service
+                .and_then(|s| filled_origins(s, &r.params))
+                .unwrap_or_default(),
+            credentials: r.credential_names.clone(),
+            granted_to: self.granted_to(&r.link_name),
+            created_by: r.created_by.clone(),
+            created_at: rfc3339(r.created_at_ms),
+            updated_at: rfc3339(r.updated_at_ms),
+            connected_at: r.connected_at_ms.map(rfc3339),
+            revoked_at: r.revoked_at_ms.map(rfc3339),
+            snippet: snippet(&r.link_name, service),
+        }
+    }
+}
+
+impl Connections {
+    /// Opens the service over `store`, with secrets sealed by `sealer`, and starts the
+    /// audit writer on the current tokio runtime.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn new(store: Arc<Store>, sealer: Sealer) -> anyhow::Result<Self> {
+        let s = store.clone();
+        let snapshot = blocking(move || Snapshot::load(&s))
+            .await
+            .map_err(|e| anyhow::anyhow!("loading connections: {e}"))?;
+        Ok(Self {
+            audit: audit::AuditLog::start(store.clone()),
+            store,
+            sealer,
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            writes: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.read().expect("lock poisoned").clone()
+    }
+
+    /// Rebuilds the snapshot from the store (after a write here, or a function's
+    /// deletion, which drops its grants).
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn refresh(&self) -> Result<(), AppError> {
+        let store = self.store.clone();
+        let snapshot = blocking(move || Snapshot::load(&store)).await?;
+        *self.snapshot.write().expect("lock poisoned") = Arc::new(snapshot);
+        Ok(())
+    }
+
+    /// Runs a store write under the write lock, then refreshes the snapshot.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _guard = self.writes.lock().await;
+        let store = self.store.clone();
+        let out = blocking(move || f(&store)).await;
+        // Refresh even after a failed write: it may have been partly observed.
+        self.refresh().await?;
+        out
+    }
+
+    /// Writes queued audit records and stops the writer; call at shutdown.
+    pub async fn close(&self) {
+        self.audit.close().await;
+    }
+
+    fn service_record(&self, link: &str) -> Result<Arc<ServiceRecord>, AppError> {
+        self.snapshot()
+            .services
+            .get(link)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound(format!("service `{link}` not found")))
+    }
+
+    fn entry(&self, link: &str) -> Result<Arc<Entry>, AppError> {
+        self.snapshot()
+            .connections
+            .get(link)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound(format!("connection `{link}` not found")))
+    }
+
+    // ---- services ----
+
+    /// Creates a custom service owned by `actor`.
+    ///
+    /// # Errors
+    /// [`AppError::BadRequest`] for an invalid definition, [`AppError::Conflict`].
+    pub async fn create_service(
+        &self,
+        def: ServiceDefinition,
+        actor: &str,
+    ) -> Result<ServiceView, AppError> {
+        validate_service(&def)?;
+        let now = now_ms();
+        let record = ServiceRecord {
+            id: random_id("svc"),
+            link_name: def.link_name,
+            display_name: def.display_name.trim().to_owned(),
+            auth: def.auth,
+            dynamic_params: def.dynamic_params,
+            api_origins: def.api_origins,
+            category: def.category,
+            description: def.description,
+            created_by: actor.to_owned(),
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        let r = record.clone();
+        self.write(move |s| Ok(s.create_service(&r)?)).await?;
+        tracing::info!(service = %record.link_name, "service created");
+        Ok(self.snapshot().service_view(&record))
+    }
+
+    /// Every service.
+    pub fn list_services(&self) -> Vec<ServiceView> {
+        let snap = self.snapshot();
+        snap.services.values().map(|s| snap.service_view(s)).collect()
+    }
+
+    /// One service.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`].
+    pub fn show_service(&self, link: &str) -> Result<ServiceView, AppError> {
+        let s = self.service_record(link)?;
+        Ok(self.snapshot().service_view(&s))
+    }
+
+    /// Replaces a service's definition under the edit rules; revokes its connections
+    /// when anything changed. Returns the view and the revoked connections.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::Forbidden`] for another's service,
+    /// [`AppError::BadRequest`].
+    pub async fn edit_service(
+        &self,
+        link: &str,
+        def: ServiceDefinition,
+        actor: &str,
+    ) -> Result<(ServiceView, Vec<String>), AppError> {
+        let old = self.service_record(link)?;
+        if old.created_by != actor {
+            return Err(AppError::Forbidden(format!(
+                "only `{}`, who created service `{link}`, may edit it",
+                old.created_by
+            )));
+        }
+        check_edit(&old, &def)?;
+        validate_service(&def)?;
+        if definition(&old) == def {
+            return Ok((self.snapshot().service_view(&old), Vec::new()));
+        }
+        let record = ServiceRecord {
+            display_name: def.display_name.trim().to_owned(),
+            auth: def.auth,
+            dynamic_params: def.dynamic_params,
+            api_origins: def.api_origins,
+            category: def.category,
+            description: def.description,
+            updated_at_ms: now_ms(),
+            ..(*old).clone()
+        };
+        let r = record.clone();
+        let reason = format!("service `{link}` was edited; connect again");
+        let revoked = self
+            .write(move |s| Ok(s.replace_service(&r, Some(&reason))?))
+            .await?;
+        tracing::info!(service = link, revoked = revoked.len(), "service edited");
+        Ok((self.snapshot().service_view(&record), revoked))
+    }
+
+    /// Deletes a service; its connections are kept, revoked.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::Forbidden`].
+    pub async fn delete_service(&self, link: &str, actor: &str) -> Result<Vec<String>, AppError> {
+        let old = self.service_record(link)?;
+        if old.created_by != actor {
+            return Err(AppError::Forbidden(format!(
+                "only `{}`, who created service `{link}`, may delete it",
+                old.created_by
+            )));
+        }
+        let l = link.to_owned();
+        let reason = format!("service `{link}` was deleted");
+        let revoked = self
+            .write(move |s| Ok(s.delete_service(&l, &reason, now_ms())?))
+            .await?;
+        tracing::info!(service = link, revoked = revoked.len(), "service deleted");
+        Ok(revoked)
+    }
+
+    // ---- connections ----
+
+    /// Creates a connection (status `not_connected`).
+    ///
+    /// # Errors
+    /// [`AppError::BadRequest`], [`AppError::NotFound`] for the service, [`AppError::Conflict`].
+    pub async fn create_connection(
+        &self,
+        new: NewConnection,
+        actor: &str,
+    ) -> Result<ConnectionView, AppError> {
+        validate_link_name("connection", &new.link_name).map_err(|m| bad("invalid_connection", m))?;
+        check_display_name("connection", &new.display_name)
+            .map_err(|m| bad("invalid_connection", m))?;
+        let service = self.service_record(&new.service)?;
+        template::check_values(&service.dynamic_params, &service.api_origins, &new.params)
+            .map_err(|m| bad("invalid_param", m))?;
+        let now = now_ms();
+        let record = ConnectionRecord {
+            id: random_id("con"),
+            link_name: new.link_name.clone(),
+            display_name: new.display_name.trim().to_owned(),
+            service: service.link_name.clone(),
+            service_id: service.id.clone(),
+            params: new.params,
+            scopes: Vec::new(),
+            credential_names: Vec::new(),
+            status: ConnectionStatus::NotConnected,
+            status_reason: Some("created; connect it to give its credentials".into()),
+            created_by: actor.to_owned(),
+            created_at_ms: now,
+            updated_at_ms: now,
+            connected_at_ms: None,
+            revoked_at_ms: None,
+        };
+        self.write(move |s| Ok(s.create_connection(&record)?)).await?;
+        tracing::info!(connection = %new.link_name, service = %new.service, "connection created");
+        self.show_connection(&new.link_name)
+    }
+
+    /// Every connection's summary.
+    pub fn list_connections(&self) -> Vec<ConnectionView> {
+        let snap = self.snapshot();
+        snap.connections
+            .values()
+            .map(|e| snap.connection_view(e))
+            .collect()
+    }
+
+    /// One connection's summary.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`].
+    pub fn show_connection(&self, link: &str) -> Result<ConnectionView, AppError> {
+        let e = self.entry(link)?;
+        Ok(self.snapshot().connection_view(&e))
+    }
+
+    /// Changes the display name and/or the parameter values (which revokes: the
+    /// credentials would go somewhere else).
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::BadRequest`].
+    pub async fn edit_connection(
+        &self,
+        link: &str,
+        edit: ConnectionEdit,
+    ) -> Result<ConnectionView, AppError> {
+        let e = self.entry(link)?;
+        let mut record = e.record.clone();
+        let mut secret = SecretChange::Keep;
+        if let Some(name) = edit.display_name {
+            check_display_name("connection", &name).map_err(|m| bad("invalid_connection", m))?;
+            record.display_name = name.trim().to_owned();
+        }
+        if let Some(params) = edit.params
+            && params != record.params
+        {
+            let service = e.service.as_deref().ok_or_else(|| {
+                bad(
+                    "invalid_connection",
+                    format!("the service of connection `{link}` was deleted; delete this connection"),
+                )
+            })?;
+            template::check_values(&service.dynamic_params, &service.api_origins, &params)
+                .map_err(|m| bad("invalid_param", m))?;
+            record.params = params;
+            if record.status != ConnectionStatus::NotConnected {
+                record.status = ConnectionStatus::Revoked;
+                record.status_reason =
+                    Some("dynamic parameters changed; connect again".into());
+                record.revoked_at_ms = Some(now_ms());
+                record.credential_names.clear();
+                secret = SecretChange::Erase;
+            }
+        }
+        record.updated_at_ms = now_ms();
+        self.write(move |s| Ok(s.update_connection(&record, secret)?))
+            .await?;
+        self.show_connection(link)
+    }
+
+    /// Seals and stores credentials; status `connected`.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::BadRequest`] for missing, unknown or
+    /// malformed values (messages never hold a value).
+    pub async fn connect(&self, link: &str, req: ConnectRequest) -> Result<ConnectionView, AppError> {
+        let e = self.entry(link)?;
+        let service = e.service.as_deref().ok_or_else(|| {
+            bad(
+                "invalid_connection",
+                format!(
+                    "the service of connection `{link}` was deleted, so it cannot be connected; delete it and make a new one"
+                ),
+            )
+        })?;
+        let credentials = credentials_for(&service.auth, req)?;
+        // Placing them must work before they are stored (a header value, say).
+        Credential::new(&service.auth, &credentials)
+            .map_err(|e| bad("invalid_credentials", e.0))?;
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(&credentials).expect("credentials serialise"),
+        );
+        let blob = self.sealer.seal(e.record.id.as_bytes(), &plain);
+        let now = now_ms();
+        let mut record = e.record.clone();
+        record.status = ConnectionStatus::Connected;
+        record.status_reason = None;
+        record.credential_names = credentials.names();
+        record.connected_at_ms = Some(now);
+        record.updated_at_ms = now;
+        self.write(move |s| Ok(s.update_connection(&record, SecretChange::Set(blob))?))
+            .await?;
+        tracing::info!(connection = link, "connection connected");
+        self.show_connection(link)
+    }
+
+    /// Erases the credentials; status `revoked`.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`].
+    pub async fn revoke(&self, link: &str) -> Result<ConnectionView, AppError> {
+        let e = self.entry(link)?;
+        let now = now_ms();
+        let mut record = e.record.clone();
+        record.status = ConnectionStatus::Revoked;
+        record.status_reason = Some("revoked by the operator; connect again to use it".into());
+        record.credential_names.clear();
+        record.revoked_at_ms = Some(now);
+        record.updated_at_ms = now;
+        self.write(move |s| Ok(s.update_connection(&record, SecretChange::Erase)?))
+            .await?;
+        tracing::info!(connection = link, "connection revoked");
+        self.show_connection(link)
+    }
+
+    /// Deletes a connection with its credentials, grants and activity.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`].
+    pub async fn delete_connection(&self, link: &str) -> Result<(), AppError> {
+        self.audit.flush().await;
+        let l = link.to_owned();
+        self.write(move |s| Ok(s.delete_connection(&l)?)).await?;
+        tracing::info!(connection = link, "connection deleted");
+        Ok(())
+    }
+
+    /// The newest `limit` uses of a connection, oldest first.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`].
+    pub async fn activity(&self, link: &str, limit: usize) -> Result<Vec<ActivityView>, AppError> {
+        self.entry(link)?;
+        self.audit.flush().await;
+        let store = self.store.clone();
+        let l = link.to_owned();
+        let records = blocking(move || Ok(store.audit(&l, limit)?)).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| ActivityView {
+                time: rfc3339(r.time_ms),
+                function: r.function,
+                method: r.method,
+                origin: r.origin,
+                path: r.path,
+                status: r.status,
+                outcome: r.outcome,
+                duration_ms: Duration::from_micros(r.duration_us).as_secs_f64() * 1000.0,
+            })
+            .collect())
+    }
+
+    // ---- grants ----
+
+    /// Grants `function` the use of `link`.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for the function or the connection.
+    pub async fn grant(&self, function: &str, link: &str) -> Result<GrantView, AppError> {
+        let (f, l) = (function.to_owned(), link.to_owned());
+        let g = self
+            .write(move |s| Ok(s.grant(&f, &l, now_ms())?))
+            .await?;
+        tracing::info!(function, connection = link, "grant added");
+        Ok(GrantView {
+            function: function.to_owned(),
+            connection: link.to_owned(),
+            granted_at: rfc3339(g.granted_at_ms),
+        })
+    }
+
+    /// Removes a grant.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when there was none.
+    pub async fn revoke_grant(&self, function: &str, link: &str) -> Result<(), AppError> {
+        let (f, l) = (function.to_owned(), link.to_owned());
+        let removed = self.write(move |s| Ok(s.revoke_grant(&f, &l)?)).await?;
+        if !removed {
+            return Err(AppError::NotFound(format!(
+                "function `{function}` has no grant for connection `{link}`"
+            )));
+        }
+        tracing::info!(function, connection = link, "grant removed");
+        Ok(())
+    }
+
+    /// The grants of a function.
+    pub fn grants_of(&self, function: &str) -> Vec<GrantView> {
+        self.snapshot()
+            .grants
+            .get(function)
+            .map(|g| {
+                g.iter()
+                    .map(|(link, g)| GrantView {
+                        function: function.to_owned(),
+                        connection: link.clone(),
+                        granted_at: rfc3339(g.granted_at_ms),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Checks the values given at connect against the service's auth type.
+fn credentials_for(auth: &AuthConfig, req: ConnectRequest) -> Result<Credentials, AppError> {
+    let invalid = |m: String| bad("invalid_credentials", m);
+    match auth {
+        AuthConfig::ApiKey { params } => {
+            if req.username.is_some() || req.password.is_some() {
+                return Err(invalid(
+                    "this is an api_key service: give `values` (one per parameter), not a username and password".into(),
+                ));
+            }
+            let values = req.values.unwrap_or_default();
+            if let Some(unknown) = values.keys().find(|k| !params.iter().any(|p| &p.name == *k)) {
+                return Err(invalid(format!(
+                    "`{unknown}` is not a parameter of this service (it has: {})",
+                    params
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            for p in params {
+                let Some(v) = values.get(&p.name) else {
+                    return Err(invalid(format!(
+                        "a value for `{}` ({}) is needed",
+                        p.name, p.display_name
+                    )));
+                };
+                if v.expose().is_empty() {
+                    return Err(invalid(format!("the value for `{}` is empty", p.name)));
+                }
+                check_secret_value(&format!("the value for `{}`", p.name), v.expose())?;
+            }
+            Ok(Credentials::ApiKey { values })
+        }
+        AuthConfig::Basic => {
+            if req.values.is_some() {
+                return Err(invalid(
+                    "this is a basic service: give `username` and `password`, not `values`".into(),
+                ));
+            }
+            let (Some(username), Some(password)) = (req.username, req.password) else {
+                return Err(invalid("a basic connection needs `username` and `password`".into()));
+            };
+            if username.expose().is_empty() {
+                return Err(invalid("the username is empty".into()));
+            }
+            if username.expose().contains(':') {
+                return Err(invalid(
+                    "the username may not contain `:` (RFC 7617)".into(),
+                ));
+            }
+            check_secret_value("the username", username.expose())?;
+            check_secret_value("the password", password.expose())?;
+            Ok(Credentials::Basic { username, password })
+        }
+        other => Err(bad(
+            "unsupported_auth_type",
+            format!(
+                "connecting `{}` connections is not available in this release",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+impl ConnectionBroker for Connections {
+    fn resolve(&self, function: &str, link: &str) -> Result<ResolvedConnection, BrokerError> {
+        let snap = self.snapshot();
+        let entry = snap.connections.get(link).ok_or_else(|| {
+            BrokerError::Unknown(format!("no connection has the link name `{link}`"))
+        })?;
+        if !snap
+            .grants
+            .get(function)
+            .is_some_and(|g| g.contains_key(link))
+        {
+            return Err(BrokerError::NotGranted(format!(
+                "function `{function}` may not use connection `{link}`; the operator grants it with `switchboard function grant {function} --connection {link}`"
+            )));
+        }
+        let needs = |why: &str| {
+            BrokerError::NeedsReconnect(format!("connection `{link}` {why}; connect it again"))
+        };
+        let record = &entry.record;
+        match record.status {
+            ConnectionStatus::Connected => {}
+            ConnectionStatus::NotConnected => return Err(needs("has no credentials yet")),
+            ConnectionStatus::Revoked | ConnectionStatus::NeedsReconnect => {
+                return Err(needs(&format!(
+                    "is {}{}",
+                    record.status.as_str(),
+                    record
+                        .status_reason
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                )));
+            }
+        }
+        let (Some(service), Some(policy), Some(sealed)) =
+            (entry.service.as_deref(), entry.policy.clone(), entry.sealed.as_deref())
+        else {
+            return Err(needs("cannot be used (its service or credentials are missing)"));
+        };
+        let opened = self
+            .sealer
+            .open(record.id.as_bytes(), sealed)
+            .map_err(|e| {
+                tracing::error!(connection = link, error = %e, "sealed credentials do not open");
+                needs("has credentials that cannot be read")
+            })?;
+        let credentials: Credentials = serde_json::from_slice(&opened).map_err(|_| {
+            tracing::error!(connection = link, "sealed credentials are not readable");
+            needs("has credentials that cannot be read")
+        })?;
+        let credential = Credential::new(&service.auth, &credentials).map_err(|e| {
+            tracing::error!(connection = link, error = %e, "credentials do not fit the service");
+            needs("has credentials that do not fit its service")
+        })?;
+        Ok(ResolvedConnection {
+            policy,
+            params: entry.params.clone(),
+            credential,
+        })
+    }
+
+    fn record(&self, link: &str, record: AuditRecord) {
+        self.audit.push(link, record);
+    }
+}
