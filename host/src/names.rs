@@ -96,6 +96,9 @@ mod tests {
             assert!(validate_link_name("service", bad).is_err(), "{bad}");
         }
         let e = validate_link_name("connection", "my-crm").unwrap_err();
-        assert!(e.starts_with("connection link name") && e.contains("`-`"), "{e}");
+        assert!(
+            e.starts_with("connection link name") && e.contains("`-`"),
+            "{e}"
+        );
     }
 }

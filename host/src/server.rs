@@ -142,8 +142,9 @@ fn recover_rotation(dir: &Path, store: &Store) -> anyhow::Result<()> {
         return Ok(());
     };
     if store.sealed_key_id()?.as_deref() == Some(new_key.id().as_str()) {
-        std::fs::rename(&new_path, dir.join(MASTER_KEY_FILE))
-            .with_context(|| format!("finishing an interrupted key rotation in {}", dir.display()))?;
+        std::fs::rename(&new_path, dir.join(MASTER_KEY_FILE)).with_context(|| {
+            format!("finishing an interrupted key rotation in {}", dir.display())
+        })?;
         tracing::warn!(key_id = %new_key.id(), "finished an interrupted master-key rotation");
     } else {
         std::fs::remove_file(&new_path)?;
@@ -217,8 +218,12 @@ pub fn rotate_master_key(dir: &Path) -> anyhow::Result<RotateReport> {
     let _ = std::fs::remove_file(&new_path);
     write_key_file(&new_path, &new)?;
     let resealed = store.rotate_key(&old_sealer, &Sealer::new(&new))?;
-    std::fs::rename(&new_path, dir.join(MASTER_KEY_FILE))
-        .with_context(|| format!("moving the new key into {}", dir.join(MASTER_KEY_FILE).display()))?;
+    std::fs::rename(&new_path, dir.join(MASTER_KEY_FILE)).with_context(|| {
+        format!(
+            "moving the new key into {}",
+            dir.join(MASTER_KEY_FILE).display()
+        )
+    })?;
     Ok(RotateReport {
         old_key_id: old.id(),
         new_key_id: new.id(),
@@ -421,24 +426,33 @@ mod tests {
         // The key file goes missing: no new key over a bound database.
         let path = dir.path().join(MASTER_KEY_FILE);
         std::fs::remove_file(&path).unwrap();
-        let e = master_key(dir.path(), None, &store).unwrap_err().to_string();
+        let e = master_key(dir.path(), None, &store)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing") && e.contains(&first.id()), "{e}");
 
         // A malformed file names itself and does not echo its contents.
         std::fs::write(&path, "not-a-key-canary").unwrap();
-        let e = master_key(dir.path(), None, &store).unwrap_err().to_string();
+        let e = master_key(dir.path(), None, &store)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("master.key") && !e.contains("canary"), "{e}");
 
         // Another key is refused by the database, naming both ids.
         let other = MasterKey::generate();
-        let e = store.bind_key(&Sealer::new(&other)).unwrap_err().to_string();
+        let e = store
+            .bind_key(&Sealer::new(&other))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(&first.id()) && e.contains(&other.id()), "{e}");
 
         // The environment wins over the file; a bad value is named.
         let hex = first.to_hex();
         let k = master_key(dir.path(), Some(hex.as_str()), &store).unwrap();
         assert_eq!(k.id(), first.id());
-        let e = master_key(dir.path(), Some("zz"), &store).unwrap_err().to_string();
+        let e = master_key(dir.path(), Some("zz"), &store)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(MASTER_KEY_ENV), "{e}");
     }
 

@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -44,6 +44,46 @@ impl Default for HostOptions {
     }
 }
 
+/// Everything the host logged in this test process, at debug level and above
+/// (`switchboard*` at trace): canary tests search it for secrets.
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the process-wide log capture (once; later calls do nothing).
+pub fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = LogSink(buffer.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "debug,switchboard_host=trace,switchboard=trace,cranelift_codegen=warn,wasmtime_cranelift=warn,wasmtime=info",
+            ))
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .try_init();
+        buffer
+    });
+}
+
+/// What the host has logged so far in this process (see [`capture_logs`]).
+pub fn captured_logs() -> String {
+    LOGS.get()
+        .map(|b| String::from_utf8_lossy(&b.lock().unwrap()).into_owned())
+        .unwrap_or_default()
+}
+
 impl TestHost {
     /// Starts a host over `data` with the default test options.
     pub async fn start(data: &Path) -> Self {
@@ -52,6 +92,7 @@ impl TestHost {
 
     /// Starts a host over `data`.
     pub async fn start_with(data: &Path, opts: HostOptions) -> Self {
+        capture_logs();
         let mut config = ServeConfig::new(data);
         config.outbound.allow_private_networks = opts.allow_private_networks;
         config.runtime.max_concurrency = opts.max_concurrency;
@@ -139,6 +180,66 @@ impl Api {
             .await
     }
 
+    /// POST a JSON value to `path`.
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    /// PUT a JSON value to `path`.
+    pub async fn put_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    /// PATCH a JSON value to `path`.
+    pub async fn patch_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(self.http.patch(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    /// Creates a service and asserts success.
+    pub async fn create_service(&self, definition: &Value) -> Value {
+        let (status, body) = self.post_json("/api/v1/services", definition).await;
+        assert_eq!(status, 201, "create service: {body}");
+        body
+    }
+
+    /// Creates a connection of `service` with dynamic-parameter values and asserts success.
+    pub async fn create_connection(&self, link: &str, service: &str, params: &Value) -> Value {
+        let (status, body) = self
+            .post_json(
+                "/api/v1/connections",
+                &serde_json::json!({
+                    "link_name": link, "display_name": link, "service": service, "params": params,
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "create connection: {body}");
+        body
+    }
+
+    /// Connects `link` with a connect body and asserts success.
+    pub async fn connect(&self, link: &str, credentials: &Value) -> Value {
+        let (status, body) = self
+            .post_json(&format!("/api/v1/connections/{link}/connect"), credentials)
+            .await;
+        assert_eq!(status, 200, "connect {link}: {body}");
+        assert_eq!(body["status"], "connected", "{body}");
+        body
+    }
+
+    /// Grants `function` the use of `link` and asserts success.
+    pub async fn grant(&self, function: &str, link: &str) {
+        let (status, body) = self
+            .post_json(
+                &format!("/api/v1/functions/{function}/grants"),
+                &serde_json::json!({ "connection": link }),
+            )
+            .await;
+        assert_eq!(status, 201, "grant {function} {link}: {body}");
+    }
+
     /// Deploys the component at `wasm` as `name`, with a raw query string (`""` for none).
     pub async fn deploy(&self, name: &str, wasm: &str, query: &str) -> (u16, Value) {
         let bytes = std::fs::read(wasm).unwrap_or_else(|e| panic!("reading {wasm}: {e}"));
@@ -178,7 +279,9 @@ pub struct Received {
 
 /// A loopback HTTP server that records every request and answers by path:
 /// `/redirect?to=URL` → 302 to URL; `/status/N` → status N; `/big?bytes=N` →
-/// N bytes; anything else → 200 `{"ok":true,"path":...}`.
+/// N bytes; `/echo` → 200 with the whole request (URI, headers, body as text) as JSON
+/// and every request header repeated as an `x-echo-NAME` response header;
+/// anything else → 200 `{"ok":true,"path":...}`.
 #[derive(Debug, Clone)]
 pub struct Mock {
     /// Where it listens.
@@ -208,6 +311,15 @@ impl Mock {
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
+
+    /// Whether any received request holds `needle` in its URI, headers or body.
+    pub fn saw(&self, needle: &str) -> bool {
+        self.received().iter().any(|r| {
+            r.uri.contains(needle)
+                || r.headers.iter().any(|(_, v)| v.contains(needle))
+                || String::from_utf8_lossy(&r.body).contains(needle)
+        })
+    }
 }
 
 async fn record(State(received): State<Arc<Mutex<Vec<Received>>>>, req: Request) -> Response {
@@ -217,6 +329,39 @@ async fn record(State(received): State<Arc<Mutex<Vec<Received>>>>, req: Request)
         .unwrap_or_default()
         .to_vec();
     let uri = parts.uri.to_string();
+    if parts.uri.path() == "/echo" {
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let mut response = axum::Json(serde_json::json!({
+            "uri": uri,
+            "headers": headers,
+            "body": String::from_utf8_lossy(&body),
+        }))
+        .into_response();
+        for (k, v) in &headers {
+            if let (Ok(name), Ok(value)) = (
+                axum::http::HeaderName::from_bytes(format!("x-echo-{k}").as_bytes()),
+                axum::http::HeaderValue::from_str(v),
+            ) {
+                response.headers_mut().append(name, value);
+            }
+        }
+        received.lock().unwrap().push(Received {
+            method: parts.method.to_string(),
+            uri,
+            headers,
+            body,
+        });
+        return response;
+    }
     received.lock().unwrap().push(Received {
         method: parts.method.to_string(),
         uri: uri.clone(),

@@ -79,7 +79,10 @@ pub(super) async fn delete_service(
     Path(link): Path<String>,
 ) -> Result<Response, ApiError> {
     let revoked = s.app.connections().delete_service(&link, ACTOR).await?;
-    Ok(Json(serde_json::json!({ "deleted": link, "revoked_connections": revoked })).into_response())
+    Ok(
+        Json(serde_json::json!({ "deleted": link, "revoked_connections": revoked }))
+            .into_response(),
+    )
 }
 
 pub(super) async fn list_connections(State(s): State<ApiState>) -> Response {

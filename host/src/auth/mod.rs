@@ -213,9 +213,18 @@ pub struct ApplyError(pub String);
 /// One placement of a secret on a request.
 #[derive(Debug)]
 enum Placement {
-    Query { name: String, value: SecretString },
-    Form { name: String, value: SecretString },
-    Header { name: HeaderName, value: HeaderValue },
+    Query {
+        name: String,
+        value: SecretString,
+    },
+    Form {
+        name: String,
+        value: SecretString,
+    },
+    Header {
+        name: HeaderName,
+        value: HeaderValue,
+    },
 }
 
 /// What outbound needs to send a request with a connection's credentials: the
@@ -399,7 +408,8 @@ mod tests {
         ];
         for c in cases {
             let a: AuthConfig = serde_json::from_str(c).unwrap_or_else(|e| panic!("{c}: {e}"));
-            let back: AuthConfig = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+            let back: AuthConfig =
+                serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
             assert_eq!(a, back);
         }
         let e = serde_json::from_str::<AuthConfig>(r#"{"type":"magic"}"#).unwrap_err();
@@ -431,17 +441,16 @@ mod tests {
         assert_eq!(headers["x-api-key"], "h-canary");
         assert!(headers["x-api-key"].is_sensitive());
         assert_eq!(body.as_deref(), Some(&b"token=f+canary%26%3D"[..]));
-        assert_eq!(
-            headers["content-type"],
-            "application/x-www-form-urlencoded"
-        );
+        assert_eq!(headers["content-type"], "application/x-www-form-urlencoded");
 
         // Appended to an existing form body; applied again (a redirect hop), replaced.
         let mut body = Some(b"a=1".to_vec());
         let mut headers = HeaderMap::new();
         headers.insert(
             "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8".parse().unwrap(),
+            "application/x-www-form-urlencoded; charset=utf-8"
+                .parse()
+                .unwrap(),
         );
         c.apply(&mut url, &mut headers, &mut body).unwrap();
         c.apply(&mut url, &mut headers, &mut body).unwrap();
@@ -468,7 +477,12 @@ mod tests {
             assert!(e.0.contains(h), "{e}");
         }
         let q = Url::parse("https://api.example.com/v1?api_key=mine").unwrap();
-        assert!(c.check_request(&q, &[], None).unwrap_err().0.contains("api_key"));
+        assert!(
+            c.check_request(&q, &[], None)
+                .unwrap_err()
+                .0
+                .contains("api_key")
+        );
         let e = c
             .check_request(&url, &[], Some(b"a=1&token=mine"))
             .unwrap_err();
@@ -491,11 +505,17 @@ mod tests {
         let mut body = None;
         c.apply(&mut url, &mut headers, &mut body).unwrap();
         // RFC 7617's example.
-        assert_eq!(headers["authorization"], "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(
+            headers["authorization"],
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
         let echoed = b"got Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ== and open sesame".to_vec();
         let out = c.redactor().redact(&echoed).unwrap();
         assert_eq!(out, b"got [redacted] and [redacted]");
-        let token_only = c.redactor().redact(b"QWxhZGRpbjpvcGVuIHNlc2FtZQ==").unwrap();
+        let token_only = c
+            .redactor()
+            .redact(b"QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
+            .unwrap();
         assert_eq!(token_only, b"[redacted]");
         assert!(
             Credential::new(&api_key_service(), &creds)

@@ -10,14 +10,14 @@ use serde_json::Value;
 use super::{ClientArgs, FunctionCommand};
 use crate::server::TOKEN_FILE;
 
-struct Client {
-    http: reqwest::Client,
+pub(super) struct Client {
+    pub(super) http: reqwest::Client,
     base: String,
     token: String,
 }
 
 impl Client {
-    fn new(args: &ClientArgs) -> anyhow::Result<Self> {
+    pub(super) fn new(args: &ClientArgs) -> anyhow::Result<Self> {
         let token = match &args.token {
             Some(t) => t.clone(),
             None => {
@@ -42,7 +42,10 @@ impl Client {
         })
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+    pub(super) async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> anyhow::Result<reqwest::Response> {
         let response = req.bearer_auth(&self.token).send().await.map_err(|e| {
             if e.is_connect() {
                 anyhow!("cannot reach the host at {}: is `switchboard serve` running? (set SWITCHBOARD_URL or --url)", self.base.trim_end_matches("/api/v1"))
@@ -62,12 +65,50 @@ impl Client {
         bail!("{message}")
     }
 
-    async fn json(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    pub(super) async fn json(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         Ok(self.send(req).await?.json().await?)
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+}
+
+/// `s` percent-encoded for use as one URL path segment (names from the command line
+/// must not add path segments or a query).
+pub(super) fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The text of a JSON string, or `-` for null, missing or empty.
+pub(super) fn text_or_dash(v: &Value) -> String {
+    match v {
+        Value::String(s) if !s.is_empty() => s.clone(),
+        Value::Null | Value::String(_) => "-".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A JSON array of strings joined by `, `, or `-` when empty or missing.
+pub(super) fn list_or_dash(v: &Value) -> String {
+    let items: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+        .collect();
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
     }
 }
 
@@ -85,6 +126,7 @@ fn print_function(f: &Value) {
         "updated:         {}",
         f["updated_at"].as_str().unwrap_or_default()
     );
+    println!("grants:          {}", list_or_dash(&f["grants"]));
     println!();
     println!(
         "{:<3} {:>7}  {:<26} {:>9}  {:>7} {:>8} {:>8}  {:<14} ALLOWED HOSTS",
@@ -104,12 +146,12 @@ fn print_function(f: &Value) {
             } else {
                 ""
             },
-            v["version"],
+            v["version"].to_string(),
             v["deployed_at"].as_str().unwrap_or_default(),
-            v["size_bytes"],
-            v["limits"]["memory_mib"],
+            v["size_bytes"].to_string(),
+            v["limits"]["memory_mib"].to_string(),
             format!("{}ms", v["limits"]["timeout_ms"]),
-            v["limits"]["max_requests"],
+            v["limits"]["max_requests"].to_string(),
             v["sha256"]
                 .as_str()
                 .unwrap_or_default()
@@ -212,8 +254,8 @@ pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
                 println!(
                     "{:<30} {:>7} {:>7}  {}",
                     f["name"].as_str().unwrap_or_default(),
-                    f["current_version"],
-                    f["latest_version"],
+                    f["current_version"].to_string(),
+                    f["latest_version"].to_string(),
                     f["updated_at"].as_str().unwrap_or_default()
                 );
             }
@@ -272,6 +314,33 @@ pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             )
             .await?;
             println!("{name}: version {version} is now current");
+        }
+        FunctionCommand::Grant {
+            name,
+            connection,
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            c.send(
+                c.http
+                    .post(c.url(&format!("/functions/{name}/grants")))
+                    .json(&serde_json::json!({ "connection": connection })),
+            )
+            .await?;
+            println!("granted connection {connection} to function {name}");
+        }
+        FunctionCommand::RevokeGrant {
+            name,
+            connection,
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            c.send(
+                c.http
+                    .delete(c.url(&format!("/functions/{name}/grants/{connection}"))),
+            )
+            .await?;
+            println!("function {name} may no longer use connection {connection}");
         }
     }
     Ok(())

@@ -1,7 +1,11 @@
 //! The `switchboard` command: `serve` runs a host; every other command is a
 //! client of a running host's HTTP API.
 
+mod admin;
 mod client;
+mod connection;
+mod files;
+mod service;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,6 +15,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::server::{Host, ServeConfig};
+use admin::AdminCommand;
+use connection::ConnectionCommand;
+use service::ServiceCommand;
 
 /// Switchboard: run untrusted WebAssembly functions that call third-party APIs.
 #[derive(Debug, Parser)]
@@ -27,6 +34,15 @@ enum Command {
     /// Deploy, invoke and manage functions on a running host.
     #[command(subcommand)]
     Function(FunctionCommand),
+    /// Define the services (API connectors) connections are made for.
+    #[command(subcommand)]
+    Service(ServiceCommand),
+    /// Create, connect and inspect connections: one account of a service each.
+    #[command(subcommand)]
+    Connection(ConnectionCommand),
+    /// Offline maintenance of a stopped host's data folder.
+    #[command(subcommand)]
+    Admin(AdminCommand),
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +162,26 @@ enum FunctionCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Let function NAME use a connection (its `invoke_url` calls may name it).
+    Grant {
+        /// Function name.
+        name: String,
+        /// Link name of the connection.
+        #[arg(long)]
+        connection: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Take a connection grant away from function NAME.
+    RevokeGrant {
+        /// Function name.
+        name: String,
+        /// Link name of the connection.
+        #[arg(long)]
+        connection: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 /// Entry point of the binary.
@@ -165,6 +201,9 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Function(cmd) => client::run(cmd).await,
+            Command::Service(cmd) => service::run(cmd).await,
+            Command::Connection(cmd) => connection::run(cmd).await,
+            Command::Admin(cmd) => admin::run(cmd).await,
         }
     });
     match result {

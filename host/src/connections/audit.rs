@@ -50,10 +50,9 @@ impl AuditLog {
 
     /// Queues a record; drops it (counted, logged) when the queue is full or closed.
     pub(super) fn push(&self, link: &str, record: AuditRecord) {
-        let sent = self.sender().is_some_and(|s| {
-            s.try_send(Message::Record(link.to_owned(), record))
-                .is_ok()
-        });
+        let sent = self
+            .sender()
+            .is_some_and(|s| s.try_send(Message::Record(link.to_owned(), record)).is_ok());
         if !sent {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
@@ -100,12 +99,15 @@ async fn write_batches(store: Arc<Store>, mut receiver: mpsc::Receiver<Message>)
         if !batch.is_empty() {
             let store = store.clone();
             let n = batch.len();
-            let written =
-                tokio::task::spawn_blocking(move || store.append_audit(&batch, KEEP_PER_CONNECTION))
-                    .await;
+            let written = tokio::task::spawn_blocking(move || {
+                store.append_audit(&batch, KEEP_PER_CONNECTION)
+            })
+            .await;
             match written {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(records = n, error = %e, "writing audit records failed"),
+                Ok(Err(e)) => {
+                    tracing::error!(records = n, error = %e, "writing audit records failed")
+                }
                 Err(e) => tracing::error!(records = n, error = %e, "audit writer task failed"),
             }
         }

@@ -18,8 +18,8 @@ use crate::auth::{AuthConfig, Credential, Credentials, ParamType};
 use crate::names::validate_link_name;
 use crate::outbound::{BrokerError, ConnectionBroker, Policy, ResolvedConnection};
 use crate::store::{
-    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, GrantRecord, SecretChange,
-    SecretString, Sealer, ServiceRecord, Store,
+    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, GrantRecord, Sealer,
+    SecretChange, SecretString, ServiceRecord, Store,
 };
 pub use audit::KEEP_PER_CONNECTION;
 pub use template::fill_url;
@@ -309,8 +309,7 @@ fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> {
                 ));
             }
             for (i, p) in params.iter().enumerate() {
-                if p.name.is_empty() || p.name.len() > 100 || p.name.chars().any(char::is_control)
-                {
+                if p.name.is_empty() || p.name.len() > 100 || p.name.chars().any(char::is_control) {
                     return Err(invalid(format!(
                         "API-key parameter {} needs a name (the actual parameter) of 1 to 100 characters",
                         i + 1
@@ -425,7 +424,9 @@ fn check_edit(old: &ServiceRecord, new: &ServiceDefinition) -> Result<(), AppErr
     }
     if let (AuthConfig::ApiKey { params: old_p }, AuthConfig::ApiKey { params: new_p }) =
         (&old.auth, &new.auth)
-        && let Some(gone) = old_p.iter().find(|o| !new_p.iter().any(|n| n.name == o.name))
+        && let Some(gone) = old_p
+            .iter()
+            .find(|o| !new_p.iter().any(|n| n.name == o.name))
     {
         return Err(bad(
             "immutable_field",
@@ -459,7 +460,10 @@ fn snippet(link: &str, service: Option<&ServiceRecord>) -> String {
     )
 }
 
-fn filled_origins(service: &ServiceRecord, params: &BTreeMap<String, String>) -> Option<Vec<String>> {
+fn filled_origins(
+    service: &ServiceRecord,
+    params: &BTreeMap<String, String>,
+) -> Option<Vec<String>> {
     service
         .api_origins
         .iter()
@@ -672,7 +676,10 @@ impl Connections {
     /// Every service.
     pub fn list_services(&self) -> Vec<ServiceView> {
         let snap = self.snapshot();
-        snap.services.values().map(|s| snap.service_view(s)).collect()
+        snap.services
+            .values()
+            .map(|s| snap.service_view(s))
+            .collect()
     }
 
     /// One service.
@@ -759,7 +766,8 @@ impl Connections {
         new: NewConnection,
         actor: &str,
     ) -> Result<ConnectionView, AppError> {
-        validate_link_name("connection", &new.link_name).map_err(|m| bad("invalid_connection", m))?;
+        validate_link_name("connection", &new.link_name)
+            .map_err(|m| bad("invalid_connection", m))?;
         check_display_name("connection", &new.display_name)
             .map_err(|m| bad("invalid_connection", m))?;
         let service = self.service_record(&new.service)?;
@@ -783,7 +791,8 @@ impl Connections {
             connected_at_ms: None,
             revoked_at_ms: None,
         };
-        self.write(move |s| Ok(s.create_connection(&record)?)).await?;
+        self.write(move |s| Ok(s.create_connection(&record)?))
+            .await?;
         tracing::info!(connection = %new.link_name, service = %new.service, "connection created");
         self.show_connection(&new.link_name)
     }
@@ -829,7 +838,9 @@ impl Connections {
             let service = e.service.as_deref().ok_or_else(|| {
                 bad(
                     "invalid_connection",
-                    format!("the service of connection `{link}` was deleted; delete this connection"),
+                    format!(
+                        "the service of connection `{link}` was deleted; delete this connection"
+                    ),
                 )
             })?;
             template::check_values(&service.dynamic_params, &service.api_origins, &params)
@@ -837,8 +848,7 @@ impl Connections {
             record.params = params;
             if record.status != ConnectionStatus::NotConnected {
                 record.status = ConnectionStatus::Revoked;
-                record.status_reason =
-                    Some("dynamic parameters changed; connect again".into());
+                record.status_reason = Some("dynamic parameters changed; connect again".into());
                 record.revoked_at_ms = Some(now_ms());
                 record.credential_names.clear();
                 secret = SecretChange::Erase;
@@ -855,7 +865,11 @@ impl Connections {
     /// # Errors
     /// [`AppError::NotFound`], [`AppError::BadRequest`] for missing, unknown or
     /// malformed values (messages never hold a value).
-    pub async fn connect(&self, link: &str, req: ConnectRequest) -> Result<ConnectionView, AppError> {
+    pub async fn connect(
+        &self,
+        link: &str,
+        req: ConnectRequest,
+    ) -> Result<ConnectionView, AppError> {
         let e = self.entry(link)?;
         let service = e.service.as_deref().ok_or_else(|| {
             bad(
@@ -950,9 +964,7 @@ impl Connections {
     /// [`AppError::NotFound`] for the function or the connection.
     pub async fn grant(&self, function: &str, link: &str) -> Result<GrantView, AppError> {
         let (f, l) = (function.to_owned(), link.to_owned());
-        let g = self
-            .write(move |s| Ok(s.grant(&f, &l, now_ms())?))
-            .await?;
+        let g = self.write(move |s| Ok(s.grant(&f, &l, now_ms())?)).await?;
         tracing::info!(function, connection = link, "grant added");
         Ok(GrantView {
             function: function.to_owned(),
@@ -1006,7 +1018,10 @@ fn credentials_for(auth: &AuthConfig, req: ConnectRequest) -> Result<Credentials
                 ));
             }
             let values = req.values.unwrap_or_default();
-            if let Some(unknown) = values.keys().find(|k| !params.iter().any(|p| &p.name == *k)) {
+            if let Some(unknown) = values
+                .keys()
+                .find(|k| !params.iter().any(|p| &p.name == *k))
+            {
                 return Err(invalid(format!(
                     "`{unknown}` is not a parameter of this service (it has: {})",
                     params
@@ -1037,7 +1052,9 @@ fn credentials_for(auth: &AuthConfig, req: ConnectRequest) -> Result<Credentials
                 ));
             }
             let (Some(username), Some(password)) = (req.username, req.password) else {
-                return Err(invalid("a basic connection needs `username` and `password`".into()));
+                return Err(invalid(
+                    "a basic connection needs `username` and `password`".into(),
+                ));
             };
             if username.expose().is_empty() {
                 return Err(invalid("the username is empty".into()));
@@ -1095,10 +1112,14 @@ impl ConnectionBroker for Connections {
                 )));
             }
         }
-        let (Some(service), Some(policy), Some(sealed)) =
-            (entry.service.as_deref(), entry.policy.clone(), entry.sealed.as_deref())
-        else {
-            return Err(needs("cannot be used (its service or credentials are missing)"));
+        let (Some(service), Some(policy), Some(sealed)) = (
+            entry.service.as_deref(),
+            entry.policy.clone(),
+            entry.sealed.as_deref(),
+        ) else {
+            return Err(needs(
+                "cannot be used (its service or credentials are missing)",
+            ));
         };
         let opened = self
             .sealer

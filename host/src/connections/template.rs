@@ -72,9 +72,9 @@ pub fn check_origin_template(template: &str, declared: &[DynamicParam]) -> Resul
             "API origin `{template}` uses `{{{k}}}`, which is not one of the service's dynamic parameters"
         ));
     }
-    let sample = keys
-        .iter()
-        .fold(template.to_owned(), |t, k| t.replace(&format!("{{{k}}}"), "x"));
+    let sample = keys.iter().fold(template.to_owned(), |t, k| {
+        t.replace(&format!("{{{k}}}"), "x")
+    });
     normalize_origin(&sample)
         .map(|_| ())
         .map_err(|e| format!("API origin `{template}`: {e}"))
@@ -102,7 +102,10 @@ pub fn check_values(
     origin_templates: &[String],
     values: &BTreeMap<String, String>,
 ) -> Result<(), String> {
-    if let Some(k) = values.keys().find(|k| !declared.iter().any(|p| &p.key == *k)) {
+    if let Some(k) = values
+        .keys()
+        .find(|k| !declared.iter().any(|p| &p.key == *k))
+    {
         return Err(format!(
             "`{k}` is not a dynamic parameter of this service (it has: {})",
             if declared.is_empty() {
@@ -192,7 +195,9 @@ pub fn fill_url(url: &str, values: &BTreeMap<String, String>) -> Result<String, 
     let mut out = url.to_owned();
     for k in keys {
         let v = values.get(k).ok_or_else(|| {
-            format!("the URL has the placeholder `{{{k}}}` but the connection has no parameter `{k}`")
+            format!(
+                "the URL has the placeholder `{{{k}}}` but the connection has no parameter `{k}`"
+            )
         })?;
         let encoded: String = percent_encoding::utf8_percent_encode(v, NOT_UNRESERVED).collect();
         out = out.replace(&format!("{{{k}}}"), &encoded);

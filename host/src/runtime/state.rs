@@ -294,13 +294,16 @@ impl CallState {
             duration_us: 0,
         };
         let result = async {
-            let connection = self.broker.resolve(&self.function, link).map_err(|e| match e {
-                BrokerError::Unknown(m) => http::Error::UnknownConnection(m),
-                BrokerError::NotGranted(m) => http::Error::NotGranted(m),
-                BrokerError::NeedsReconnect(m) => http::Error::NeedsReconnect(m),
-            })?;
-            let url = fill_url(&request.url, &connection.params)
-                .map_err(http::Error::InvalidRequest)?;
+            let connection = self
+                .broker
+                .resolve(&self.function, link)
+                .map_err(|e| match e {
+                    BrokerError::Unknown(m) => http::Error::UnknownConnection(m),
+                    BrokerError::NotGranted(m) => http::Error::NotGranted(m),
+                    BrokerError::NeedsReconnect(m) => http::Error::NeedsReconnect(m),
+                })?;
+            let url =
+                fill_url(&request.url, &connection.params).map_err(http::Error::InvalidRequest)?;
             if let Ok(parsed) = url::Url::parse(&url) {
                 audit.origin = parsed.origin().ascii_serialization();
                 audit.path = parsed.path().to_owned();

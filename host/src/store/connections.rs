@@ -257,7 +257,8 @@ impl Store {
             for (id, blob) in &resealed {
                 secrets.insert(id.as_str(), blob.as_slice())?;
             }
-            tx.open_table(META)?.insert(KEY_ID, new.key_id().as_bytes())?;
+            tx.open_table(META)?
+                .insert(KEY_ID, new.key_id().as_bytes())?;
             resealed.len()
         };
         tx.commit()?;
@@ -482,14 +483,25 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::FunctionNotFound`], [`StoreError::Missing`] for the connection.
-    pub fn grant(&self, function: &str, link: &str, now_ms: u64) -> Result<GrantRecord, StoreError> {
+    pub fn grant(
+        &self,
+        function: &str,
+        link: &str,
+        now_ms: u64,
+    ) -> Result<GrantRecord, StoreError> {
         let tx = self.db.begin_write()?;
         let grant = {
-            if tx.open_table(super::tables::FUNCTIONS)?.get(function)?.is_none() {
+            if tx
+                .open_table(super::tables::FUNCTIONS)?
+                .get(function)?
+                .is_none()
+            {
                 return Err(StoreError::FunctionNotFound(function.to_owned()));
             }
             if tx.open_table(CONNECTIONS)?.get(link)?.is_none() {
-                return Err(StoreError::Missing(format!("connection `{link}` not found")));
+                return Err(StoreError::Missing(format!(
+                    "connection `{link}` not found"
+                )));
             }
             let mut grants = tx.open_table(GRANTS)?;
             let existing: Option<GrantRecord> = match grants.get((function, link))? {
@@ -674,7 +686,11 @@ mod tests {
             store.create_service(&svc),
             Err(StoreError::Conflict(_))
         ));
-        for (id, link, s) in [("con_1", "a1", &svc), ("con_2", "a2", &svc), ("con_3", "o1", &other)] {
+        for (id, link, s) in [
+            ("con_1", "a1", &svc),
+            ("con_2", "a2", &svc),
+            ("con_3", "o1", &other),
+        ] {
             let c = connection(id, link, s);
             store.create_connection(&c).unwrap();
             store
@@ -709,7 +725,11 @@ mod tests {
         let revoked = store.delete_service("other", "deleted", 9).unwrap();
         assert_eq!(revoked, ["o1"]);
         assert!(store.secrets().unwrap().is_empty());
-        assert_eq!(store.connections().unwrap().len(), 3, "connections are kept");
+        assert_eq!(
+            store.connections().unwrap().len(),
+            3,
+            "connections are kept"
+        );
         assert!(matches!(
             store.delete_service("other", "x", 9),
             Err(StoreError::Missing(_))
@@ -721,7 +741,9 @@ mod tests {
         let (_dir, store) = open();
         let svc = service("svc_1", "acme");
         store.create_service(&svc).unwrap();
-        store.create_connection(&connection("con_1", "c1", &svc)).unwrap();
+        store
+            .create_connection(&connection("con_1", "c1", &svc))
+            .unwrap();
         assert!(matches!(
             store.grant("fetch", "c1", 1),
             Err(StoreError::FunctionNotFound(_))
@@ -770,7 +792,9 @@ mod tests {
         let (_dir, store) = open();
         let svc = service("svc_1", "acme");
         store.create_service(&svc).unwrap();
-        store.create_connection(&connection("con_1", "c1", &svc)).unwrap();
+        store
+            .create_connection(&connection("con_1", "c1", &svc))
+            .unwrap();
         let rec = |n: u64| AuditRecord {
             time_ms: n,
             function: "f".into(),
@@ -786,9 +810,19 @@ mod tests {
         store
             .append_audit(&[("c1".to_owned(), rec(8)), ("c2".to_owned(), rec(1))], 5)
             .unwrap();
-        let got: Vec<u64> = store.audit("c1", 100).unwrap().iter().map(|r| r.time_ms).collect();
+        let got: Vec<u64> = store
+            .audit("c1", 100)
+            .unwrap()
+            .iter()
+            .map(|r| r.time_ms)
+            .collect();
         assert_eq!(got, [4, 5, 6, 7, 8]);
-        let got: Vec<u64> = store.audit("c1", 2).unwrap().iter().map(|r| r.time_ms).collect();
+        let got: Vec<u64> = store
+            .audit("c1", 2)
+            .unwrap()
+            .iter()
+            .map(|r| r.time_ms)
+            .collect();
         assert_eq!(got, [7, 8]);
         store.delete_connection("c1").unwrap();
         assert!(store.audit("c1", 100).unwrap().is_empty());
@@ -807,7 +841,10 @@ mod tests {
             let c = connection(id, id, &svc);
             store.create_connection(&c).unwrap();
             store
-                .update_connection(&c, SecretChange::Set(old.seal(id.as_bytes(), id.as_bytes())))
+                .update_connection(
+                    &c,
+                    SecretChange::Set(old.seal(id.as_bytes(), id.as_bytes())),
+                )
                 .unwrap();
         }
         // A sealer that cannot open the secrets changes nothing.
@@ -820,10 +857,16 @@ mod tests {
         assert_eq!(store.rotate_key(&old, &new).unwrap(), 2);
         assert_eq!(store.sealed_key_id().unwrap(), Some(new.key_id()));
         for (id, blob) in store.secrets().unwrap() {
-            assert_eq!(new.open(id.as_bytes(), &blob).unwrap().as_slice(), id.as_bytes());
+            assert_eq!(
+                new.open(id.as_bytes(), &blob).unwrap().as_slice(),
+                id.as_bytes()
+            );
             assert!(old.open(id.as_bytes(), &blob).is_err());
         }
-        assert!(matches!(store.bind_key(&old), Err(StoreError::WrongKey { .. })));
+        assert!(matches!(
+            store.bind_key(&old),
+            Err(StoreError::WrongKey { .. })
+        ));
         store.bind_key(&new).unwrap();
     }
 }

@@ -20,8 +20,10 @@ pub use connections::{
     AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, GrantRecord, SecretChange,
     ServiceRecord,
 };
-pub use seal::{MasterKey, SealError, SecretString, Sealer};
-use tables::{ARTIFACTS, AUDIT, COMPONENTS, CONNECTIONS, FUNCTIONS, GRANTS, META, SECRETS, SERVICES, VERSIONS};
+pub use seal::{MasterKey, SealError, Sealer, SecretString};
+use tables::{
+    ARTIFACTS, AUDIT, COMPONENTS, CONNECTIONS, FUNCTIONS, GRANTS, META, SECRETS, SERVICES, VERSIONS,
+};
 
 /// What went wrong in the store. Callers branch on the first three.
 #[derive(Debug, thiserror::Error)]

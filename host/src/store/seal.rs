@@ -242,9 +242,6 @@ mod tests {
         let e = MasterKey::from_hex("zz").unwrap_err();
         assert!(e.contains("64 hex"), "{e}");
         assert!(MasterKey::from_hex(&"g".repeat(64)).is_err());
-        assert_eq!(
-            format!("{:?}", SecretString::new("canary")),
-            "[redacted]"
-        );
+        assert_eq!(format!("{:?}", SecretString::new("canary")), "[redacted]");
     }
 }

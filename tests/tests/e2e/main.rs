@@ -6,6 +6,7 @@
 // turns that into a failure.
 include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
 
+mod connections;
 mod functions;
 mod limits;
 mod outbound;
