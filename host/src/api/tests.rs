@@ -225,3 +225,112 @@ async fn status_reports_runtime_counters() {
     assert_eq!(body["runtime"]["compiled"], 0);
     assert_eq!(body["runtime"]["max_concurrency"], 4);
 }
+
+fn json_body(v: serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[tokio::test]
+async fn services_and_connections_through_the_router() {
+    let f = fixture().await;
+    let service = serde_json::json!({
+        "link_name": "acme", "display_name": "Acme",
+        "auth": {"type": "basic"},
+        "api_origins": ["https://api.acme.example"],
+    });
+    for uri in [
+        "/api/v1/services",
+        "/api/v1/connections",
+        "/api/v1/services/acme",
+    ] {
+        let (status, _) = f.call("GET", uri, None, vec![]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    let (status, body) = f
+        .authed("POST", "/api/v1/services", json_body(service.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["kind"], "custom");
+    assert_eq!(body["created_by"], "admin");
+    assert_eq!(body["connections"], 0);
+    let (status, body) = f
+        .authed("POST", "/api/v1/services", b"{not json".to_vec())
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_body")
+    );
+    assert!(message(&body).contains("expected JSON like"), "{body}");
+
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/connections",
+            json_body(serde_json::json!({
+                "link_name": "acme_main", "display_name": "Main", "service": "acme",
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "not_connected");
+    assert_eq!(body["service"]["auth_type"], "basic");
+    assert_eq!(
+        body["api_origins"],
+        serde_json::json!(["https://api.acme.example"])
+    );
+
+    // Connect errors never quote what was sent.
+    for sent in [
+        serde_json::json!({"username": "a:b-canary", "password": "canary"}),
+        serde_json::json!({"values": {"k": "canary"}}),
+        serde_json::json!({"username": 7, "password": "canary"}),
+        serde_json::json!({"username": "x", "password": "canary\u{7}"}),
+    ] {
+        let (status, body) = f
+            .authed(
+                "POST",
+                "/api/v1/connections/acme_main/connect",
+                json_body(sent),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(!body.to_string().contains("canary"), "{body}");
+    }
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/connections/acme_main/connect",
+            json_body(serde_json::json!({"username": "ada", "password": "canary"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "connected");
+    assert_eq!(
+        body["credentials"],
+        serde_json::json!(["username", "password"])
+    );
+    assert!(!body.to_string().contains("canary"));
+
+    let (status, body) = f.authed("GET", "/api/v1/services/acme", vec![]).await;
+    assert_eq!(
+        (status, body["connections"].as_u64()),
+        (StatusCode::OK, Some(1))
+    );
+    let (status, body) = f
+        .authed("GET", "/api/v1/connections/acme_main/activity", vec![])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["activity"], serde_json::json!([]));
+    for (method, uri) in [
+        ("GET", "/api/v1/services/ghost"),
+        ("DELETE", "/api/v1/services/ghost"),
+        ("GET", "/api/v1/connections/ghost"),
+        ("POST", "/api/v1/connections/ghost/revoke"),
+        ("DELETE", "/api/v1/connections/ghost"),
+        ("GET", "/api/v1/connections/ghost/activity"),
+        ("GET", "/api/v1/functions/ghost/grants"),
+    ] {
+        let (status, body) = f.authed(method, uri, vec![]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}: {body}");
+    }
+}

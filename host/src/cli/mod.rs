@@ -226,6 +226,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.outbound.allow_private_networks = args.allow_private_networks;
     config.runtime.max_concurrency = args.max_concurrency;
     config.runtime.max_memory_mib = args.max_memory_mib;
+    config.master_key = std::env::var(crate::server::MASTER_KEY_ENV).ok();
+    let key_from_env = config.master_key.is_some();
     let host = Host::open(config).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -239,7 +241,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("  console:     http://{addr}/");
     println!("  API:         http://{addr}/api/v1");
     println!("  database:    {}", paths.database.display());
-    println!("  master key:  {}", paths.master_key.display());
+    if key_from_env {
+        println!("  master key:  from ${}", crate::server::MASTER_KEY_ENV);
+    } else {
+        println!("  master key:  {}", paths.master_key.display());
+    }
     println!(
         "  admin token: {} (the CLI reads it from there)",
         paths.admin_token.display()

@@ -1147,3 +1147,51 @@ impl ConnectionBroker for Connections {
         self.audit.push(link, record);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MasterKey;
+
+    #[tokio::test]
+    async fn only_the_creator_edits_or_deletes_a_service() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+        let c = Connections::new(store, Sealer::new(&MasterKey::generate()))
+            .await
+            .unwrap();
+        let def: ServiceDefinition = serde_json::from_value(serde_json::json!({
+            "link_name": "acme", "display_name": "Acme", "auth": {"type": "basic"},
+            "api_origins": ["https://api.acme.example"],
+        }))
+        .unwrap();
+        c.create_service(def.clone(), "ada").await.unwrap();
+        let mut edited = def.clone();
+        edited.display_name = "Acme 2".into();
+        for result in [
+            c.edit_service("acme", edited.clone(), "bob")
+                .await
+                .map(|_| ()),
+            c.delete_service("acme", "bob").await.map(|_| ()),
+        ] {
+            match result {
+                Err(AppError::Forbidden(m)) => assert!(m.contains("`ada`"), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let (view, _) = c.edit_service("acme", edited, "ada").await.unwrap();
+        assert_eq!(view.definition.display_name, "Acme 2");
+        c.delete_service("acme", "ada").await.unwrap();
+        c.close().await;
+    }
+
+    #[test]
+    fn snippet_names_the_link_and_the_first_origin() {
+        let s = snippet("crm_prod", None);
+        assert!(s.contains("Some(\"crm_prod\")"), "{s}");
+        assert!(
+            s.contains("Request::get(\"https://api.example.com/\")"),
+            "{s}"
+        );
+    }
+}
