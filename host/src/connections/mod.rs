@@ -595,19 +595,26 @@ impl Connections {
         self.snapshot.read().expect("lock poisoned").clone()
     }
 
-    /// Rebuilds the snapshot from the store (after a write here, or a function's
-    /// deletion, which drops its grants).
+    /// Rebuilds the snapshot from the store after a write elsewhere (a function's
+    /// deletion drops its grants). Under the write lock, so snapshots are swapped in the
+    /// order their writes happened.
     ///
     /// # Errors
     /// The store cannot be read.
     pub async fn refresh(&self) -> Result<(), AppError> {
+        let _guard = self.writes.lock().await;
+        self.reload().await
+    }
+
+    /// Loads and swaps the snapshot; the caller holds `writes`.
+    async fn reload(&self) -> Result<(), AppError> {
         let store = self.store.clone();
         let snapshot = blocking(move || Snapshot::load(&store)).await?;
         *self.snapshot.write().expect("lock poisoned") = Arc::new(snapshot);
         Ok(())
     }
 
-    /// Runs a store write under the write lock, then refreshes the snapshot.
+    /// Runs a store write under the write lock, then reloads the snapshot.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, AppError> + Send + 'static,
@@ -615,8 +622,9 @@ impl Connections {
         let _guard = self.writes.lock().await;
         let store = self.store.clone();
         let out = blocking(move || f(&store)).await;
-        // Refresh even after a failed write: it may have been partly observed.
-        self.refresh().await?;
+        // Reload even after a failed write: the snapshot must never be newer or older
+        // than the store.
+        self.reload().await?;
         out
     }
 
@@ -728,7 +736,7 @@ impl Connections {
         let r = record.clone();
         let reason = format!("service `{link}` was edited; connect again");
         let revoked = self
-            .write(move |s| Ok(s.replace_service(&r, Some(&reason))?))
+            .write(move |s| Ok(s.replace_service(&old, &r, Some(&reason))?))
             .await?;
         tracing::info!(service = link, revoked = revoked.len(), "service edited");
         Ok((self.snapshot().service_view(&record), revoked))
@@ -855,7 +863,7 @@ impl Connections {
             }
         }
         record.updated_at_ms = now_ms();
-        self.write(move |s| Ok(s.update_connection(&record, secret)?))
+        self.write(move |s| Ok(s.update_connection(&e.record, &record, secret)?))
             .await?;
         self.show_connection(link)
     }
@@ -894,8 +902,11 @@ impl Connections {
         record.credential_names = credentials.names();
         record.connected_at_ms = Some(now);
         record.updated_at_ms = now;
-        self.write(move |s| Ok(s.update_connection(&record, SecretChange::Set(blob))?))
-            .await?;
+        let expected = e.record.clone();
+        self.write(move |s| {
+            Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?)
+        })
+        .await?;
         tracing::info!(connection = link, "connection connected");
         self.show_connection(link)
     }
@@ -913,7 +924,7 @@ impl Connections {
         record.credential_names.clear();
         record.revoked_at_ms = Some(now);
         record.updated_at_ms = now;
-        self.write(move |s| Ok(s.update_connection(&record, SecretChange::Erase)?))
+        self.write(move |s| Ok(s.update_connection(&e.record, &record, SecretChange::Erase)?))
             .await?;
         tracing::info!(connection = link, "connection revoked");
         self.show_connection(link)

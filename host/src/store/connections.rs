@@ -298,22 +298,32 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces a service and, with `revoke`, revokes its connections. Returns the
-    /// link names of the revoked connections.
+    /// Replaces a service, if the stored one is still `expected`, and with `revoke`
+    /// revokes its connections. Returns the link names of the revoked connections.
     ///
     /// # Errors
-    /// [`StoreError::Missing`], database failures.
+    /// [`StoreError::Missing`], [`StoreError::Conflict`] when it changed meanwhile.
     pub fn replace_service(
         &self,
+        expected: &ServiceRecord,
         service: &ServiceRecord,
         revoke: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
         let tx = self.db.begin_write()?;
         let revoked = {
             let mut table = tx.open_table(SERVICES)?;
-            if table.get(service.link_name.as_str())?.is_none() {
-                return Err(StoreError::Missing(format!(
-                    "service `{}` not found",
+            let existing: ServiceRecord = match table.get(service.link_name.as_str())? {
+                Some(v) => decode(v.value())?,
+                None => {
+                    return Err(StoreError::Missing(format!(
+                        "service `{}` not found",
+                        service.link_name
+                    )));
+                }
+            };
+            if existing != *expected {
+                return Err(StoreError::Conflict(format!(
+                    "service `{}` changed while this request was handled; try again",
                     service.link_name
                 )));
             }
@@ -396,12 +406,15 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a changed connection record and its secret together.
+    /// Writes a changed connection record and its secret together, if the stored record
+    /// is still `expected` (the one the change was computed from).
     ///
     /// # Errors
-    /// [`StoreError::Missing`] when the connection was deleted meanwhile.
+    /// [`StoreError::Missing`] when the connection was deleted meanwhile,
+    /// [`StoreError::Conflict`] when it changed meanwhile.
     pub fn update_connection(
         &self,
+        expected: &ConnectionRecord,
         connection: &ConnectionRecord,
         secret: SecretChange,
     ) -> Result<(), StoreError> {
@@ -420,6 +433,12 @@ impl Store {
             if existing.id != connection.id {
                 return Err(StoreError::Missing(format!(
                     "connection `{}` was deleted and made again meanwhile",
+                    connection.link_name
+                )));
+            }
+            if existing != *expected {
+                return Err(StoreError::Conflict(format!(
+                    "connection `{}` changed while this request was handled; try again",
                     connection.link_name
                 )));
             }
@@ -694,7 +713,7 @@ mod tests {
             let c = connection(id, link, s);
             store.create_connection(&c).unwrap();
             store
-                .update_connection(&c, SecretChange::Set(sealer.seal(id.as_bytes(), b"x")))
+                .update_connection(&c, &c, SecretChange::Set(sealer.seal(id.as_bytes(), b"x")))
                 .unwrap();
         }
         assert!(matches!(
@@ -711,7 +730,13 @@ mod tests {
         let mut edited = svc.clone();
         edited.display_name = "Acme 2".into();
         edited.updated_at_ms = 5;
-        let revoked = store.replace_service(&edited, Some("edited")).unwrap();
+        let revoked = store
+            .replace_service(&svc, &edited, Some("edited"))
+            .unwrap();
+        assert!(matches!(
+            store.replace_service(&svc, &edited, None),
+            Err(StoreError::Conflict(_))
+        ));
         assert_eq!(revoked, ["a1", "a2"]);
         let secrets = store.secrets().unwrap();
         assert_eq!(secrets.keys().collect::<Vec<_>>(), ["con_3"]);
@@ -842,6 +867,7 @@ mod tests {
             store.create_connection(&c).unwrap();
             store
                 .update_connection(
+                    &c,
                     &c,
                     SecretChange::Set(old.seal(id.as_bytes(), id.as_bytes())),
                 )
