@@ -42,6 +42,14 @@ fn in_process(iters: u64) {
     rt.block_on(async {
         let outbound = Outbound::new(OutboundConfig::default()).unwrap();
         let runtime = Runtime::new(RuntimeConfig::default(), outbound).unwrap();
+        println!(
+            "memory slot reset: {}",
+            if runtime.pagemap_scan() {
+                "PAGEMAP_SCAN (dirty pages restored in place)"
+            } else {
+                "madvise (PAGEMAP_SCAN unavailable: needs Linux 6.7+)"
+            }
+        );
         let wasm = std::fs::read(plugins::HELLO).unwrap();
         let (_, loaded) = runtime.compile(&wasm).unwrap();
         let spec = CallSpec {
