@@ -42,6 +42,9 @@ pub struct ServeConfig {
     pub outbound: OutboundConfig,
     /// Function service settings.
     pub app: AppConfig,
+    /// The URL browsers reach the host at (`--public-url`), for the OAuth redirect URI
+    /// `{public_url}/oauth/callback`; `None`: `http://` and the listening address.
+    pub public_url: Option<String>,
     /// The master key as 64 hex characters (from `$SWITCHBOARD_MASTER_KEY`); `None`
     /// reads, or on first start creates, the key file in the data folder.
     pub master_key: Option<String>,
@@ -56,6 +59,7 @@ impl ServeConfig {
             outbound: OutboundConfig::default(),
             app: AppConfig::default(),
             master_key: None,
+            public_url: None,
         }
     }
 }
@@ -274,8 +278,12 @@ impl Host {
             Ok(sealer)
         })
         .await??;
-        let connections = Arc::new(Connections::new(store.clone(), sealer).await?);
         let outbound = Outbound::new(config.outbound.clone())?;
+        let connections =
+            Connections::new(store.clone(), sealer, outbound.token_client().clone()).await?;
+        if let Some(url) = &config.public_url {
+            connections.set_public_url(url);
+        }
         let runtime = Arc::new(
             Runtime::new(config.runtime.clone(), outbound)?.with_connections(connections.clone()),
         );
@@ -323,6 +331,11 @@ impl Host {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        if self.connections.redirect_uri_hint().is_none()
+            && let Ok(addr) = listener.local_addr()
+        {
+            self.connections.set_public_url(&format!("http://{addr}"));
+        }
         let router = self.router();
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)

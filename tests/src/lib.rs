@@ -5,6 +5,9 @@
 //! The plugins are built for wasm32-wasip2 by this crate's build script; their
 //! paths are constants in `$OUT_DIR/plugins.rs`.
 
+pub mod aws;
+pub mod oauth2;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};

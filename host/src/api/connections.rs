@@ -10,7 +10,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, ApiState};
-use crate::connections::{ConnectRequest, ConnectionEdit, NewConnection, ServiceDefinition};
+use crate::connections::{
+    ConnectRequest, ConnectionEdit, FLOW_COOKIE, NewConnection, ServiceDefinition,
+};
 
 /// Who is acting: the admin token is the only identity until users and roles land.
 const ACTOR: &str = "admin";
@@ -130,7 +132,12 @@ pub(super) async fn connect(
         &body,
         r#"{"values": {"api_key": "..."}} or {"username": "...", "password": "..."}"#,
     )?;
-    Ok(Json(s.app.connections().connect(&link, req).await?).into_response())
+    let outcome = s.app.connections().connect(&link, req, ACTOR).await?;
+    let mut out = serde_json::to_value(outcome.connection).expect("views serialise");
+    if let Some(url) = outcome.authorize_url {
+        out["authorize_url"] = serde_json::json!(url);
+    }
+    Ok(Json(out).into_response())
 }
 
 pub(super) async fn revoke(
@@ -204,4 +211,119 @@ pub(super) async fn revoke_grant(
 ) -> Result<StatusCode, ApiError> {
     s.app.connections().revoke_grant(&name, &link).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub(super) struct StartQuery {
+    state: Option<String>,
+}
+
+/// The page the OAuth endpoints answer with: what happened and what to do next.
+fn flow_page(status: StatusCode, title: &str, detail: &str) -> Response {
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <meta name=\"viewport\" content=\"width=device-width\"></head>\
+         <body style=\"font-family:system-ui;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
+         <h1>{t}</h1><p>{d}</p><p><a href=\"/\">Back to the console</a></p></body></html>",
+        t = escape(title),
+        d = escape(detail)
+    );
+    (
+        status,
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /oauth/start?state=`: ties the flow to this browser with a cookie and sends it
+/// to the provider's consent page. Open: the browser has no API token.
+pub(super) async fn oauth_start(
+    State(s): State<ApiState>,
+    Query(q): Query<StartQuery>,
+) -> Response {
+    let Some(state) = q.state.filter(|s| !s.is_empty()) else {
+        return flow_page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in link incomplete",
+            "The link has no state; copy the whole link `connect` printed.",
+        );
+    };
+    match s.app.connections().oauth_start(&state).await {
+        Ok((cookie, authorize_url)) => (
+            StatusCode::FOUND,
+            [
+                (
+                    axum::http::header::SET_COOKIE,
+                    format!(
+                        "{FLOW_COOKIE}={cookie}; HttpOnly; SameSite=Lax; Path=/oauth; Max-Age=600"
+                    ),
+                ),
+                (axum::http::header::LOCATION, authorize_url),
+                (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+        )
+            .into_response(),
+        Err(e) => flow_page(StatusCode::BAD_REQUEST, "Cannot start the sign-in", &e.0),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /oauth/callback`: the provider sends the browser back here.
+pub(super) async fn oauth_callback(
+    State(s): State<ApiState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let Some(state) = q.state.filter(|s| !s.is_empty()) else {
+        return flow_page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The provider's answer has no state, so it cannot be matched to a connection.",
+        );
+    };
+    let cookie = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == FLOW_COOKIE)
+        .map(|(_, v)| v.to_owned());
+    let error = q
+        .error
+        .as_deref()
+        .map(|e| (e, q.error_description.as_deref()));
+    match s
+        .app
+        .connections()
+        .oauth_callback(&state, q.code.as_deref(), error, cookie.as_deref())
+        .await
+    {
+        Ok(view) => flow_page(
+            StatusCode::OK,
+            "Connected",
+            &format!(
+                "Connection `{}` ({}) is connected. You can close this page.",
+                view.link_name, view.display_name
+            ),
+        ),
+        Err(e) => flow_page(StatusCode::BAD_REQUEST, "Sign-in failed", &e.0),
+    }
 }

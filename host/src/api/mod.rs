@@ -3,6 +3,7 @@
 //! and [`ApiError`] is the one place errors become HTTP responses.
 
 mod connections;
+mod console;
 mod error;
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -109,7 +110,11 @@ pub fn router(app: Arc<App>, token: AdminToken, max_component_bytes: usize) -> R
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/", get(console))
+        .route("/oauth/start", get(connections::oauth_start))
+        .route("/oauth/callback", get(connections::oauth_callback))
+        .route("/", get(console::page))
+        .route("/console.js", get(console::script))
+        .route("/console.css", get(console::style))
         .nest("/api/v1", api)
         .fallback(not_found)
         .with_state(state)
@@ -133,10 +138,6 @@ async fn require_token(State(state): State<ApiState>, req: Request, next: Next) 
 
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
-}
-
-async fn console() -> Html<&'static str> {
-    Html(include_str!("console.html"))
 }
 
 async fn not_found() -> ApiError {

@@ -334,3 +334,54 @@ async fn services_and_connections_through_the_router() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}: {body}");
     }
 }
+
+#[tokio::test]
+async fn the_console_and_its_assets_are_open_and_locked_down() {
+    let f = fixture().await;
+    for (uri, content_type, needle) in [
+        (
+            "/",
+            "text/html",
+            r#"<script type="module" src="/console.js"></script>"#,
+        ),
+        ("/console.js", "text/javascript", "Authorization"),
+        ("/console.css", "text/css", "[data-theme=\"dark\"]"),
+    ] {
+        // No token: the page asks for it.
+        let response = f
+            .router
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        let headers = response.headers().clone();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(header("content-type").starts_with(content_type), "{uri}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{uri}");
+        let csp = header("content-security-policy");
+        assert!(csp.contains("script-src 'self'"), "{uri}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{uri}: {csp}");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        assert!(text.contains(needle), "{uri} lacks {needle}");
+        // Nothing is loaded from another origin (no CDN fonts, scripts or styles).
+        for remote in [
+            "src=\"http",
+            "href=\"http",
+            "url(http",
+            "from \"http",
+            "from 'http",
+        ] {
+            assert!(!text.contains(remote), "{uri} loads {remote}…");
+        }
+    }
+    let (status, body) = f.call("GET", "/console.jsx", None, vec![]).await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+}

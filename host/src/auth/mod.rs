@@ -4,7 +4,9 @@
 //! from responses. One module per auth type does the placing.
 
 mod api_key;
+pub mod aws_sigv4;
 mod basic;
+pub mod oauth;
 mod redact;
 
 use std::collections::BTreeMap;
@@ -171,6 +173,10 @@ impl AuthConfig {
                 .filter(|p| p.param_type == ParamType::Header)
                 .map(|p| p.name.to_ascii_lowercase())
                 .collect(),
+            AuthConfig::AwsSigv4 { .. } => aws_sigv4::SIGNING_HEADERS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -193,6 +199,19 @@ pub enum Credentials {
         /// Password.
         password: SecretString,
     },
+    /// AWS Signature Version 4 keys.
+    AwsSigv4 {
+        /// Access key id (not secret, but kept with the rest).
+        access_key_id: SecretString,
+        /// Secret access key.
+        secret_access_key: SecretString,
+        /// Session token of temporary credentials.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_token: Option<SecretString>,
+    },
+    /// OAuth 2 tokens.
+    #[serde(rename = "oauth2")]
+    OAuth2(oauth::Tokens),
 }
 
 impl Credentials {
@@ -201,6 +220,20 @@ impl Credentials {
         match self {
             Credentials::ApiKey { values } => values.keys().cloned().collect(),
             Credentials::Basic { .. } => vec!["username".into(), "password".into()],
+            Credentials::OAuth2(t) => {
+                let mut names = vec!["access_token".into()];
+                if t.refresh_token.is_some() {
+                    names.push("refresh_token".into());
+                }
+                names
+            }
+            Credentials::AwsSigv4 { session_token, .. } => {
+                let mut names = vec!["access_key_id".into(), "secret_access_key".into()];
+                if session_token.is_some() {
+                    names.push("session_token".into());
+                }
+                names
+            }
         }
     }
 }
@@ -225,6 +258,8 @@ enum Placement {
         name: HeaderName,
         value: HeaderValue,
     },
+    /// AWS SigV4: the whole request is signed, last.
+    AwsSigv4(Box<aws_sigv4::Signer>),
 }
 
 /// What outbound needs to send a request with a connection's credentials: the
@@ -255,6 +290,32 @@ impl Credential {
             (AuthConfig::Basic, Credentials::Basic { username, password }) => {
                 vec![basic::placement(username, password)?]
             }
+            (
+                AuthConfig::AwsSigv4 { service, region },
+                Credentials::AwsSigv4 {
+                    access_key_id,
+                    secret_access_key,
+                    session_token,
+                },
+            ) => vec![Placement::AwsSigv4(Box::new(aws_sigv4::Signer::new(
+                service,
+                region,
+                access_key_id,
+                secret_access_key,
+                session_token.as_ref(),
+            )?))],
+            (AuthConfig::OAuth2 { .. }, Credentials::OAuth2(tokens)) => {
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {}", tokens.access_token.expose()))
+                        .map_err(|_| {
+                            ApplyError("the access token is not a valid header value".into())
+                        })?;
+                value.set_sensitive(true);
+                vec![Placement::Header {
+                    name: reqwest::header::AUTHORIZATION,
+                    value,
+                }]
+            }
             (auth, _) => {
                 return Err(ApplyError(format!(
                     "the stored credentials do not match the service's auth type `{}`; connect again",
@@ -269,11 +330,22 @@ impl Credential {
                     redactor.add(value.expose().as_bytes());
                 }
                 Placement::Header { value, .. } => redactor.add(value.as_bytes()),
+                Placement::AwsSigv4(signer) => {
+                    for secret in signer.secrets() {
+                        redactor.add(secret.expose().as_bytes());
+                    }
+                }
             }
         }
         if let Credentials::Basic { username, password } = credentials {
             redactor.add(basic::token(username, password).expose().as_bytes());
             redactor.add(password.expose().as_bytes());
+        }
+        if let Credentials::OAuth2(tokens) = credentials {
+            redactor.add(tokens.access_token.expose().as_bytes());
+            if let Some(r) = &tokens.refresh_token {
+                redactor.add(r.expose().as_bytes());
+            }
         }
         Ok(Self {
             placements,
@@ -319,6 +391,7 @@ impl Credential {
                         "form field `{name}` is set by the connection; remove it from the body"
                     )));
                 }
+                Placement::AwsSigv4(signer) => signer.check_url(url)?,
                 _ => {}
             }
         }
@@ -332,6 +405,7 @@ impl Credential {
     /// A form credential with a body that is not `application/x-www-form-urlencoded`.
     pub fn apply(
         &self,
+        method: &reqwest::Method,
         url: &mut Url,
         headers: &mut HeaderMap,
         body: &mut Option<Vec<u8>>,
@@ -346,6 +420,9 @@ impl Credential {
                 }
                 Placement::Header { name, value } => {
                     headers.insert(name.clone(), value.clone());
+                }
+                Placement::AwsSigv4(signer) => {
+                    signer.sign(method, url, headers, body.as_deref())?;
                 }
             }
         }
@@ -436,7 +513,8 @@ mod tests {
         let mut url = Url::parse("https://api.example.com/v1?x=1").unwrap();
         let mut headers = HeaderMap::new();
         let mut body = None;
-        c.apply(&mut url, &mut headers, &mut body).unwrap();
+        c.apply(&reqwest::Method::GET, &mut url, &mut headers, &mut body)
+            .unwrap();
         assert_eq!(url.query(), Some("x=1&api_key=q-canary"));
         assert_eq!(headers["x-api-key"], "h-canary");
         assert!(headers["x-api-key"].is_sensitive());
@@ -452,8 +530,10 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        c.apply(&mut url, &mut headers, &mut body).unwrap();
-        c.apply(&mut url, &mut headers, &mut body).unwrap();
+        c.apply(&reqwest::Method::GET, &mut url, &mut headers, &mut body)
+            .unwrap();
+        c.apply(&reqwest::Method::GET, &mut url, &mut headers, &mut body)
+            .unwrap();
         assert_eq!(body.as_deref(), Some(&b"a=1&token=f+canary%26%3D"[..]));
         assert_eq!(url.query(), Some("x=1&api_key=q-canary"));
 
@@ -461,7 +541,9 @@ mod tests {
         let mut body = Some(b"{}".to_vec());
         let mut headers = HeaderMap::new();
         headers.insert("content-type", "application/json".parse().unwrap());
-        let e = c.apply(&mut url, &mut headers, &mut body).unwrap_err();
+        let e = c
+            .apply(&reqwest::Method::GET, &mut url, &mut headers, &mut body)
+            .unwrap_err();
         assert!(e.0.contains("x-www-form-urlencoded"), "{e}");
         assert!(!e.0.contains("canary"));
     }
@@ -503,7 +585,8 @@ mod tests {
         let mut url = Url::parse("https://api.example.com/").unwrap();
         let mut headers = HeaderMap::new();
         let mut body = None;
-        c.apply(&mut url, &mut headers, &mut body).unwrap();
+        c.apply(&reqwest::Method::GET, &mut url, &mut headers, &mut body)
+            .unwrap();
         // RFC 7617's example.
         assert_eq!(
             headers["authorization"],

@@ -64,12 +64,15 @@ pub(super) enum ConnectionCommand {
     /// Give a connection its credentials (sealed by the host) and make it `connected`.
     ///
     /// API-key services take one --value per parameter of the service; basic services take
-    /// --username and a password. Values given on the command line are visible to other
-    /// local users (process list, shell history): prefer `--value NAME=-`,
-    /// `--password-stdin` or `--values-file`, which read them from standard input or a file.
+    /// --username and a password; aws_sigv4 services take --access-key-id and the secret
+    /// access key (and a session token) on standard input. Values given on the command line
+    /// are visible to other local users (process list, shell history): prefer
+    /// `--value NAME=-`, `--password-stdin` or `--values-file`, which read them from
+    /// standard input or a file.
     #[command(after_help = "Examples:
   read -rs KEY && printf '%s\\n' \"$KEY\" | switchboard connection connect acme_prod --value api_key=-
   switchboard connection connect intranet --username ada --password-stdin < password.txt
+  switchboard connection connect s3_logs --access-key-id AKIA... --secret-access-key-stdin < secret.txt
   switchboard connection connect acme_prod --values-file acme-secrets.toml   # values = { api_key = \"...\" }")]
     Connect {
         /// Link name of the connection.
@@ -90,12 +93,27 @@ pub(super) enum ConnectionCommand {
         /// Basic services: read the password from standard input (one line).
         #[arg(long)]
         password_stdin: bool,
+        /// AWS SigV4 services: the access key id (not a secret).
+        #[arg(long, value_name = "ID")]
+        access_key_id: Option<String>,
+        /// AWS SigV4 services: read the secret access key from standard input (one line).
+        #[arg(long)]
+        secret_access_key_stdin: bool,
+        /// AWS SigV4 services: read a session token (temporary credentials) from standard
+        /// input, the line after the secret access key.
+        #[arg(long, requires = "secret_access_key_stdin")]
+        session_token_stdin: bool,
         /// Read the credentials from a JSON or TOML file: `{"values": {NAME: VALUE, ...}}`
-        /// for API-key services, `{"username": ..., "password": ...}` for basic ones.
+        /// for API-key services, `{"username": ..., "password": ...}` for basic ones,
+        /// `{"access_key_id": ..., "secret_access_key": ..., "session_token": ...}` (token
+        /// optional) for aws_sigv4 ones.
         #[arg(
             long,
             value_name = "FILE",
-            conflicts_with_all = ["values", "username", "password", "password_stdin"]
+            conflicts_with_all = [
+                "values", "username", "password", "password_stdin", "access_key_id",
+                "secret_access_key_stdin", "session_token_stdin"
+            ]
         )]
         values_file: Option<PathBuf>,
         #[command(flatten)]
@@ -241,11 +259,14 @@ fn read_secret_line(input: &mut impl BufRead, what: &str) -> anyhow::Result<Zero
 }
 
 /// The connect flags, before anything is read from standard input.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct ConnectFlags {
     values: Vec<(String, Source)>,
     username: Option<String>,
     password: Option<Source>,
+    access_key_id: Option<String>,
+    secret_access_key_stdin: bool,
+    session_token_stdin: bool,
 }
 
 /// The body of `POST /connections/{link}/connect`, and the secrets in it (to keep them
@@ -294,7 +315,40 @@ fn connect_body(
     stdin: &mut impl BufRead,
 ) -> anyhow::Result<ConnectBody> {
     let mut secrets = Vec::new();
+    let aws_flags = flags.access_key_id.is_some() || flags.secret_access_key_stdin;
+    if aws_flags && auth_type != "aws_sigv4" {
+        bail!(
+            "{link} is a connection of a `{auth_type}` service: --access-key-id and --secret-access-key-stdin are for aws_sigv4 services"
+        );
+    }
     match auth_type {
+        "aws_sigv4" => {
+            if !flags.values.is_empty() || flags.username.is_some() || flags.password.is_some() {
+                bail!(
+                    "{link} is an aws_sigv4 connection: give --access-key-id ID --secret-access-key-stdin [--session-token-stdin], not --value/--username/--password"
+                );
+            }
+            let (Some(access_key_id), true) = (flags.access_key_id, flags.secret_access_key_stdin)
+            else {
+                bail!(
+                    "{link} is an aws_sigv4 connection: give --access-key-id ID and --secret-access-key-stdin (the secret on standard input), or --values-file FILE"
+                );
+            };
+            let secret = read_secret_line(stdin, "secret access key")?;
+            let token = if flags.session_token_stdin {
+                Some(read_secret_line(stdin, "session token")?)
+            } else {
+                None
+            };
+            let mut body =
+                json!({ "access_key_id": access_key_id, "secret_access_key": secret.as_str() });
+            if let Some(t) = &token {
+                body["session_token"] = Value::String(t.to_string());
+            }
+            secrets.push(secret);
+            secrets.extend(token);
+            Ok(ConnectBody { body, secrets })
+        }
         "api_key" => {
             if flags.username.is_some() || flags.password.is_some() {
                 bail!(
@@ -339,6 +393,17 @@ fn connect_body(
             let body = json!({ "username": username, "password": password.as_str() });
             secrets.push(password);
             Ok(ConnectBody { body, secrets })
+        }
+        "oauth2" => {
+            if !flags.values.is_empty() || flags.username.is_some() || flags.password.is_some() {
+                bail!(
+                    "{link} is an oauth2 connection: connect takes no values; the provider issues the tokens"
+                );
+            }
+            Ok(ConnectBody {
+                body: json!({}),
+                secrets,
+            })
         }
         other => bail!(
             "{link} is a connection of a `{other}` service, which this command cannot connect"
@@ -392,6 +457,28 @@ fn connect_body_from_file(
             if let Some(k) = map.keys().find(|k| *k != "username" && *k != "password") {
                 bail!(
                     "{shown}: unexpected `{k}` (a basic connection takes `username` and `password`)"
+                );
+            }
+        }
+        "aws_sigv4" => {
+            const FIELDS: [&str; 3] = ["access_key_id", "secret_access_key", "session_token"];
+            for field in FIELDS {
+                match map.get(field) {
+                    Some(Value::String(s)) => {
+                        if field != "access_key_id" {
+                            secrets.push(Zeroizing::new(s.clone()));
+                        }
+                    }
+                    Some(_) => bail!("{shown}: `{field}` must be text"),
+                    None if field == "session_token" => {}
+                    None => bail!(
+                        "{shown}: an aws_sigv4 connection needs `access_key_id` and `secret_access_key` (missing `{field}`)"
+                    ),
+                }
+            }
+            if let Some(k) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+                bail!(
+                    "{shown}: unexpected `{k}` (an aws_sigv4 connection takes `access_key_id`, `secret_access_key` and optionally `session_token`)"
                 );
             }
         }
@@ -566,6 +653,9 @@ pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
             username,
             password,
             password_stdin,
+            access_key_id,
+            secret_access_key_stdin,
+            session_token_stdin,
             values_file,
             client,
         } => {
@@ -577,6 +667,9 @@ pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
                     (None, true) => Some(Source::Stdin),
                     (None, false) => None,
                 },
+                access_key_id,
+                secret_access_key_stdin,
+                session_token_stdin,
             };
             let c = Client::new(&client)?;
             let summary = c.json(c.http.get(connection_url(&c, &link, ""))).await?;
@@ -590,7 +683,11 @@ pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
                 Some(file) => {
                     let doc = read_document(&file, true)?;
                     let auth_type = if auth_type.is_empty() {
-                        guess_auth(doc.get("values").is_some())
+                        if doc.get("access_key_id").is_some() {
+                            "aws_sigv4"
+                        } else {
+                            guess_auth(doc.get("values").is_some())
+                        }
                     } else {
                         &auth_type
                     };
@@ -598,7 +695,11 @@ pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
                 }
                 None => {
                     let auth_type = if auth_type.is_empty() {
-                        guess_auth(flags.username.is_none() && flags.password.is_none())
+                        if flags.access_key_id.is_some() {
+                            "aws_sigv4"
+                        } else {
+                            guess_auth(flags.username.is_none() && flags.password.is_none())
+                        }
                     } else {
                         &auth_type
                     };
@@ -613,11 +714,17 @@ pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
                 )
                 .await
                 .map_err(|e| anyhow!("{}", body.redact(&format!("{e:#}"))))?;
-            println!(
-                "connected {link} (status {}; credentials set: {})",
-                text_or_dash(&s["status"]),
-                list_or_dash(&s["credentials"])
-            );
+            if let Some(url) = s["authorize_url"].as_str() {
+                println!(
+                    "open this link in a browser within 10 minutes to sign in and connect {link}:\n\n  {url}\n\nthen `switchboard connection show {link}` shows its status"
+                );
+            } else {
+                println!(
+                    "connected {link} (status {}; credentials set: {})",
+                    text_or_dash(&s["status"]),
+                    list_or_dash(&s["credentials"])
+                );
+            }
         }
         ConnectionCommand::Revoke { link, client } => {
             let c = Client::new(&client)?;
@@ -714,6 +821,77 @@ mod tests {
             values: parse_values(values.iter().map(|s| (*s).to_owned()).collect()).unwrap(),
             username: username.map(str::to_owned),
             password,
+            ..ConnectFlags::default()
+        }
+    }
+
+    #[test]
+    fn aws_bodies_read_the_secret_and_token_from_stdin() {
+        let aws = |token: bool| ConnectFlags {
+            access_key_id: Some("AKIDEXAMPLE".into()),
+            secret_access_key_stdin: true,
+            session_token_stdin: token,
+            ..ConnectFlags::default()
+        };
+        let mut stdin = &b"secret-canary/+x\ntoken-canary\n"[..];
+        let body = connect_body("aws_sigv4", "s3_logs", aws(true), &mut stdin).unwrap();
+        assert_eq!(
+            body.body,
+            json!({"access_key_id": "AKIDEXAMPLE", "secret_access_key": "secret-canary/+x", "session_token": "token-canary"})
+        );
+        let msg = body.redact("got secret-canary/+x and token-canary");
+        assert!(!msg.contains("canary"), "{msg}");
+        let mut stdin = &b"secret-canary\n"[..];
+        let body = connect_body("aws_sigv4", "s3_logs", aws(false), &mut stdin).unwrap();
+        assert!(body.body.get("session_token").is_none());
+
+        let mut empty = &b""[..];
+        let e = connect_body("aws_sigv4", "s3_logs", aws(true), &mut empty)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("secret access key"), "{e}");
+        let e = connect_body("api_key", "acme", aws(false), &mut empty)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("aws_sigv4 services"), "{e}");
+        let e = connect_body(
+            "aws_sigv4",
+            "s3_logs",
+            flags(&["a=b"], None, None),
+            &mut empty,
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("--access-key-id"), "{e}");
+
+        let f = std::path::Path::new("aws.toml");
+        let ok = connect_body_from_file(
+            "aws_sigv4",
+            f,
+            json!({"access_key_id": "AKID", "secret_access_key": "canary-secret"}),
+        )
+        .unwrap();
+        assert_eq!(ok.redact("x canary-secret"), "x [redacted]");
+        for (doc, says) in [
+            (
+                json!({"access_key_id": "AKID"}),
+                "missing `secret_access_key`",
+            ),
+            (
+                json!({"access_key_id": "AKID", "secret_access_key": "canary-secret", "region": "x"}),
+                "unexpected `region`",
+            ),
+            (
+                json!({"access_key_id": "AKID", "secret_access_key": ["canary-secret"]}),
+                "must be text",
+            ),
+        ] {
+            let msg = connect_body_from_file("aws_sigv4", f, doc)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(msg.contains(says), "{msg}");
+            assert!(!msg.contains("canary"), "{msg}");
         }
     }
 
@@ -844,6 +1022,9 @@ mod tests {
         assert!(parse(&["--password", "p", "--password-stdin"]).is_err());
         assert!(parse(&["--values-file", "v.toml", "--value", "a=-"]).is_err());
         assert!(parse(&["--values-file", "v.toml", "--username", "u"]).is_err());
+        assert!(parse(&["--access-key-id", "AKID", "--secret-access-key-stdin"]).is_ok());
+        assert!(parse(&["--access-key-id", "AKID", "--session-token-stdin"]).is_err());
+        assert!(parse(&["--values-file", "v.toml", "--access-key-id", "AKID"]).is_err());
         // --value is not checked by clap, so clap never prints a mistyped secret.
         assert!(parse(&["--value", "just-a-secret"]).is_ok());
     }

@@ -17,9 +17,12 @@ pub(super) enum ServiceCommand {
     /// With --file, the file (TOML or JSON, chosen by its extension .toml/.json; anything
     /// else is tried as JSON, then TOML) has the shape of the API's service definition.
     /// Otherwise give LINK, --name, --auth and, for api-key services, one --param per
-    /// credential value, plus at least one --origin.
+    /// credential value, plus at least one --origin; aws-sigv4 services take
+    /// --aws-service and --aws-region, and their --origin defaults to AWS's endpoint.
     #[command(after_help = "Examples:
   switchboard service create --file acme.toml
+  switchboard service create s3_logs --name \"S3 logs\" --auth aws-sigv4 --aws-service s3 \\
+      --aws-region eu-west-3 --dynamic bucket:Bucket:'[a-z0-9.-]{3,63}'
   switchboard service create acme --name \"Acme CRM\" --auth api-key \\
       --param api_key:\"API key\":header --dynamic domain:\"Your domain\":'[a-z0-9-]{1,40}' \\
       --origin 'https://{domain}.acme.example'")]
@@ -95,8 +98,16 @@ pub(super) struct CreateFlags {
         conflicts_with = "file"
     )]
     params: Vec<ParamSpec>,
+    /// AWS SigV4: the AWS service the requests are signed for (s3, sqs, execute-api).
+    #[arg(long, value_name = "SERVICE", conflicts_with = "file")]
+    aws_service: Option<String>,
+    /// AWS SigV4: the region (us-east-1).
+    #[arg(long, value_name = "REGION", conflicts_with = "file")]
+    aws_region: Option<String>,
     /// An origin credentials may be sent to, e.g. https://api.acme.example or
-    /// https://{domain}.acme.example (repeatable; at least one).
+    /// https://{domain}.acme.example (repeatable; at least one, except for aws-sigv4
+    /// services, which default to https://SERVICE.REGION.amazonaws.com and, for s3 with a
+    /// `bucket` dynamic parameter, https://{bucket}.s3.REGION.amazonaws.com).
     #[arg(long = "origin", value_name = "URL", conflicts_with = "file")]
     origins: Vec<String>,
     /// A dynamic parameter each connection gives a value for, KEY:DISPLAY[:PATTERN]
@@ -125,6 +136,9 @@ pub(super) enum AuthArg {
     ApiKey,
     /// Username and password as `Authorization: Basic`.
     Basic,
+    /// AWS Signature Version 4 (access key id, secret access key, session token).
+    #[value(name = "aws-sigv4", alias = "aws_sigv4")]
+    AwsSigv4,
 }
 
 impl AuthArg {
@@ -132,6 +146,7 @@ impl AuthArg {
         match self {
             Self::ApiKey => "api_key",
             Self::Basic => "basic",
+            Self::AwsSigv4 => "aws_sigv4",
         }
     }
 }
@@ -226,6 +241,8 @@ fn definition_from_flags(flags: CreateFlags) -> anyhow::Result<Value> {
         name,
         auth,
         params,
+        aws_service,
+        aws_region,
         origins,
         dynamic,
         category,
@@ -234,7 +251,23 @@ fn definition_from_flags(flags: CreateFlags) -> anyhow::Result<Value> {
     let (Some(link), Some(name), Some(auth)) = (link, name, auth) else {
         bail!("give --file FILE, or LINK with --name and --auth");
     };
+    if auth != AuthArg::AwsSigv4 && (aws_service.is_some() || aws_region.is_some()) {
+        bail!("--aws-service and --aws-region are for aws-sigv4 services");
+    }
     let auth = match auth {
+        AuthArg::AwsSigv4 => {
+            if !params.is_empty() {
+                bail!(
+                    "--param is for api-key services; an aws-sigv4 service asks for an access key"
+                );
+            }
+            let (Some(service), Some(region)) = (aws_service, aws_region) else {
+                bail!(
+                    "an aws-sigv4 service needs --aws-service (e.g. s3, sqs) and --aws-region (e.g. us-east-1)"
+                );
+            };
+            json!({"type": auth.api_name(), "service": service, "region": region})
+        }
         AuthArg::ApiKey => {
             if params.is_empty() {
                 bail!(
@@ -258,7 +291,7 @@ fn definition_from_flags(flags: CreateFlags) -> anyhow::Result<Value> {
             json!({"type": auth.api_name()})
         }
     };
-    if origins.is_empty() {
+    if origins.is_empty() && auth["type"] != "aws_sigv4" {
         bail!(
             "give at least one --origin URL the credentials may be sent to (e.g. --origin https://api.example.com)"
         );
@@ -295,6 +328,13 @@ fn print_service(s: &Value) {
     println!("display name: {}", text_or_dash(&s["display_name"]));
     println!("kind:         {}", text_or_dash(&s["kind"]));
     println!("auth type:    {}", text_or_dash(&s["auth"]["type"]));
+    if s["auth"]["type"] == "aws_sigv4" {
+        println!(
+            "aws scope:    {} in {}",
+            text_or_dash(&s["auth"]["service"]),
+            text_or_dash(&s["auth"]["region"])
+        );
+    }
     println!("category:     {}", text_or_dash(&s["category"]));
     println!("description:  {}", text_or_dash(&s["description"]));
     println!("api origins:  {}", list_or_dash(&s["api_origins"]));
@@ -541,6 +581,28 @@ mod tests {
             json!({"type": "basic"})
         );
 
+        // aws-sigv4: no --origin needed (the host defaults it).
+        let (_, flags) = create_flags(&[
+            "s3_logs",
+            "--name",
+            "S3 logs",
+            "--auth",
+            "aws-sigv4",
+            "--aws-service",
+            "s3",
+            "--aws-region",
+            "eu-west-3",
+            "--dynamic",
+            "bucket:Bucket",
+        ])
+        .unwrap();
+        let def = definition_from_flags(flags).unwrap();
+        assert_eq!(
+            def["auth"],
+            json!({"type": "aws_sigv4", "service": "s3", "region": "eu-west-3"})
+        );
+        assert_eq!(def["api_origins"], json!([]));
+
         for (args, says) in [
             (
                 &[
@@ -569,6 +631,30 @@ mod tests {
                 "--param is for api-key",
             ),
             (&["b", "--name", "B", "--auth", "basic"][..], "--origin"),
+            (
+                &[
+                    "s",
+                    "--name",
+                    "S",
+                    "--auth",
+                    "aws-sigv4",
+                    "--aws-service",
+                    "s3",
+                ][..],
+                "--aws-region",
+            ),
+            (
+                &[
+                    "b",
+                    "--name",
+                    "B",
+                    "--auth",
+                    "basic",
+                    "--aws-region",
+                    "us-east-1",
+                ][..],
+                "for aws-sigv4 services",
+            ),
         ] {
             let (_, flags) = create_flags(args).unwrap();
             let e = definition_from_flags(flags).unwrap_err();

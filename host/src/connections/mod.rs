@@ -4,6 +4,7 @@
 //! snapshot is rebuilt, under one async mutex so writes apply in order.
 
 mod audit;
+mod oauth;
 mod template;
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,14 +15,15 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppError, rfc3339};
-use crate::auth::{AuthConfig, Credential, Credentials, ParamType};
+use crate::auth::{AuthConfig, Credential, Credentials, ParamType, aws_sigv4};
 use crate::names::validate_link_name;
-use crate::outbound::{BrokerError, ConnectionBroker, Policy, ResolvedConnection};
+use crate::outbound::{BoxFuture, BrokerError, ConnectionBroker, Policy, ResolvedConnection};
 use crate::store::{
     AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, GrantRecord, Sealer,
     SecretChange, SecretString, ServiceRecord, Store,
 };
 pub use audit::KEEP_PER_CONNECTION;
+pub use oauth::{FLOW_COOKIE, FlowError};
 pub use template::fill_url;
 
 /// Longest display name, in characters.
@@ -57,7 +59,9 @@ pub struct ServiceDefinition {
     /// Dynamic parameters.
     #[serde(default)]
     pub dynamic_params: Vec<DynamicParam>,
-    /// Origin templates the credentials may go to.
+    /// Origin templates the credentials may go to (for `aws_sigv4`, defaulted from the
+    /// AWS service and region when empty).
+    #[serde(default)]
     pub api_origins: Vec<String>,
     /// Category.
     #[serde(default)]
@@ -65,6 +69,10 @@ pub struct ServiceDefinition {
     /// Description.
     #[serde(default)]
     pub description: Option<String>,
+    /// OAuth client secret (oauth2) or consumer secret (oauth1): write-only, sealed
+    /// apart from the service record; on edit, absent keeps the stored one.
+    #[serde(default, skip_serializing)]
+    pub client_secret: Option<SecretString>,
 }
 
 /// A service as the API shows it.
@@ -85,6 +93,8 @@ pub struct ServiceView {
     pub updated_at: String,
     /// Connections made from it.
     pub connections: usize,
+    /// Whether a client secret is stored (never the secret).
+    pub client_secret_set: bool,
 }
 
 /// What creating a connection takes.
@@ -100,6 +110,12 @@ pub struct NewConnection {
     /// Dynamic-parameter values.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// OAuth 2: the scopes to ask for (default: all of the service's).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// OAuth 2: extra authorize parameters of this connection.
+    #[serde(default)]
+    pub authorize_params: BTreeMap<String, String>,
 }
 
 /// What editing a connection may change.
@@ -127,6 +143,15 @@ pub struct ConnectRequest {
     /// Basic: password.
     #[serde(default)]
     pub password: Option<SecretString>,
+    /// AWS SigV4: access key id.
+    #[serde(default)]
+    pub access_key_id: Option<SecretString>,
+    /// AWS SigV4: secret access key.
+    #[serde(default)]
+    pub secret_access_key: Option<SecretString>,
+    /// AWS SigV4: session token of temporary credentials.
+    #[serde(default)]
+    pub session_token: Option<SecretString>,
 }
 
 /// The service part of a connection summary.
@@ -159,6 +184,12 @@ pub struct ConnectionView {
     pub api_origins: Vec<String>,
     /// Names of the credential values that are set.
     pub credentials: Vec<String>,
+    /// OAuth 2: the scopes asked for.
+    pub scopes: Vec<String>,
+    /// OAuth 2: the scopes the provider granted.
+    pub granted_scopes: Vec<String>,
+    /// OAuth 2: when the access token expires (RFC 3339).
+    pub token_expires_at: Option<String>,
     /// Functions granted its use.
     pub granted_to: Vec<String>,
     /// Creator.
@@ -173,6 +204,15 @@ pub struct ConnectionView {
     pub revoked_at: Option<String>,
     /// Ready-to-paste SDK code.
     pub snippet: String,
+}
+
+/// What `connect` did.
+#[derive(Debug, Clone)]
+pub struct ConnectOutcome {
+    /// The summary after connecting.
+    pub connection: ConnectionView,
+    /// OAuth 2 authorization code: the URL to open in a browser to finish.
+    pub authorize_url: Option<String>,
 }
 
 /// A grant as the API shows it.
@@ -226,13 +266,25 @@ struct Snapshot {
     connections: BTreeMap<String, Arc<Entry>>,
     /// function → connection → grant.
     grants: HashMap<String, BTreeMap<String, GrantRecord>>,
+    /// service id → its sealed client secret.
+    service_secrets: HashMap<String, Vec<u8>>,
 }
 
 /// The connections service.
 #[derive(Debug)]
 pub struct Connections {
+    /// Itself, for work that must outlive a caller (a token refresh).
+    me: std::sync::Weak<Connections>,
     store: Arc<Store>,
     sealer: Sealer,
+    /// For token requests: no redirects, the private-network guard.
+    http: reqwest::Client,
+    /// `--public-url`: where the provider sends the browser back.
+    public_url: RwLock<Option<String>>,
+    /// One token refresh per connection at a time.
+    refresh_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Connection id → (failures in a row, no token request before).
+    backoff: std::sync::Mutex<HashMap<String, (u32, std::time::Instant)>>,
     /// Read on every request through a connection: a std RwLock held only to clone
     /// the `Arc`, never across an await.
     snapshot: RwLock<Arc<Snapshot>>,
@@ -342,6 +394,10 @@ fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> {
             }
         }
         AuthConfig::Basic => {}
+        AuthConfig::AwsSigv4 { service, region } => {
+            aws_sigv4::check_scope(service, region).map_err(invalid)?;
+        }
+        AuthConfig::OAuth2 { .. } => oauth::check_service(def).map_err(invalid)?,
         other => {
             return Err(bad(
                 "unsupported_auth_type",
@@ -350,6 +406,25 @@ fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> {
                     other.type_name()
                 ),
             ));
+        }
+    }
+    if let Some(secret) = &def.client_secret {
+        if !matches!(
+            def.auth,
+            AuthConfig::OAuth2 { .. } | AuthConfig::OAuth1 { .. }
+        ) {
+            return Err(invalid(format!(
+                "`client_secret` is for oauth1 and oauth2 services; this one is `{}`",
+                def.auth.type_name()
+            )));
+        }
+        if secret.expose().is_empty()
+            || secret.expose().len() > MAX_SECRET_LEN
+            || secret.expose().chars().any(char::is_control)
+        {
+            return Err(invalid(format!(
+                "`client_secret` must be 1 to {MAX_SECRET_LEN} bytes of text without control characters"
+            )));
         }
     }
     for (i, p) in def.dynamic_params.iter().enumerate() {
@@ -401,6 +476,19 @@ fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> {
     Ok(())
 }
 
+/// An aws_sigv4 service without API origins gets AWS's (see
+/// [`aws_sigv4::default_origins`]); explicit origins are kept as given.
+fn with_default_origins(mut def: ServiceDefinition) -> ServiceDefinition {
+    if let AuthConfig::AwsSigv4 { service, region } = &def.auth
+        && def.api_origins.is_empty()
+        && aws_sigv4::check_scope(service, region).is_ok()
+    {
+        let bucket = def.dynamic_params.iter().any(|p| p.key == "bucket");
+        def.api_origins = aws_sigv4::default_origins(service, region, bucket);
+    }
+    def
+}
+
 /// The seed's edit rules between a stored service and its new definition.
 fn check_edit(old: &ServiceRecord, new: &ServiceDefinition) -> Result<(), AppError> {
     if new.link_name != old.link_name {
@@ -448,6 +536,7 @@ fn definition(s: &ServiceRecord) -> ServiceDefinition {
         api_origins: s.api_origins.clone(),
         category: s.category.clone(),
         description: s.description.clone(),
+        client_secret: None,
     }
 }
 
@@ -508,10 +597,15 @@ impl Snapshot {
         for (function, link, g) in store.grants()? {
             grants.entry(function).or_default().insert(link, g);
         }
+        let service_secrets = services
+            .values()
+            .filter_map(|s| secrets.remove(&s.id).map(|b| (s.id.clone(), b)))
+            .collect();
         Ok(Self {
             services,
             connections,
             grants,
+            service_secrets,
         })
     }
 
@@ -539,6 +633,7 @@ impl Snapshot {
                 .values()
                 .filter(|c| c.record.service_id == s.id)
                 .count(),
+            client_secret_set: self.service_secrets.contains_key(&s.id),
         }
     }
 
@@ -560,6 +655,9 @@ impl Snapshot {
                 .and_then(|s| filled_origins(s, &r.params))
                 .unwrap_or_default(),
             credentials: r.credential_names.clone(),
+            scopes: r.scopes.clone(),
+            granted_scopes: r.granted_scopes.clone(),
+            token_expires_at: oauth::token_expiry(r),
             granted_to: self.granted_to(&r.link_name),
             created_by: r.created_by.clone(),
             created_at: rfc3339(r.created_at_ms),
@@ -577,18 +675,44 @@ impl Connections {
     ///
     /// # Errors
     /// The store cannot be read.
-    pub async fn new(store: Arc<Store>, sealer: Sealer) -> anyhow::Result<Self> {
+    pub async fn new(
+        store: Arc<Store>,
+        sealer: Sealer,
+        http: reqwest::Client,
+    ) -> anyhow::Result<Arc<Self>> {
         let s = store.clone();
         let snapshot = blocking(move || Snapshot::load(&s))
             .await
             .map_err(|e| anyhow::anyhow!("loading connections: {e}"))?;
-        Ok(Self {
-            audit: audit::AuditLog::start(store.clone()),
+        let audit = audit::AuditLog::start(store.clone());
+        Ok(Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            audit,
             store,
             sealer,
+            http,
+            public_url: RwLock::new(None),
+            refresh_locks: std::sync::Mutex::new(HashMap::new()),
+            backoff: std::sync::Mutex::new(HashMap::new()),
             snapshot: RwLock::new(Arc::new(snapshot)),
             writes: tokio::sync::Mutex::new(()),
-        })
+        }))
+    }
+
+    /// Sets the URL the host is reached at from a browser (`--public-url`): the OAuth
+    /// redirect URI is `{public_url}/oauth/callback`.
+    pub fn set_public_url(&self, url: &str) {
+        *self.public_url.write().expect("lock poisoned") =
+            Some(url.trim_end_matches('/').to_owned());
+    }
+
+    /// The OAuth redirect URI to register at providers, once the public URL is known.
+    pub fn redirect_uri_hint(&self) -> Option<String> {
+        self.public_url
+            .read()
+            .expect("lock poisoned")
+            .as_ref()
+            .map(|u| format!("{u}/oauth/callback"))
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
@@ -660,10 +784,16 @@ impl Connections {
         def: ServiceDefinition,
         actor: &str,
     ) -> Result<ServiceView, AppError> {
+        let def = with_default_origins(def);
         validate_service(&def)?;
         let now = now_ms();
+        let id = random_id("svc");
+        let sealed = def
+            .client_secret
+            .as_ref()
+            .map(|c| self.sealer.seal(id.as_bytes(), c.expose().as_bytes()));
         let record = ServiceRecord {
-            id: random_id("svc"),
+            id,
             link_name: def.link_name,
             display_name: def.display_name.trim().to_owned(),
             auth: def.auth,
@@ -676,7 +806,8 @@ impl Connections {
             updated_at_ms: now,
         };
         let r = record.clone();
-        self.write(move |s| Ok(s.create_service(&r)?)).await?;
+        self.write(move |s| Ok(s.create_service(&r, sealed.as_deref())?))
+            .await?;
         tracing::info!(service = %record.link_name, "service created");
         Ok(self.snapshot().service_view(&record))
     }
@@ -719,7 +850,14 @@ impl Connections {
             )));
         }
         check_edit(&old, &def)?;
+        let def = with_default_origins(def);
         validate_service(&def)?;
+        let secret = match &def.client_secret {
+            Some(c) => {
+                SecretChange::Set(self.sealer.seal(old.id.as_bytes(), c.expose().as_bytes()))
+            }
+            None => SecretChange::Keep,
+        };
         if definition(&old) == def {
             return Ok((self.snapshot().service_view(&old), Vec::new()));
         }
@@ -736,7 +874,7 @@ impl Connections {
         let r = record.clone();
         let reason = format!("service `{link}` was edited; connect again");
         let revoked = self
-            .write(move |s| Ok(s.replace_service(&old, &r, Some(&reason))?))
+            .write(move |s| Ok(s.replace_service(&old, &r, Some(&reason), secret)?))
             .await?;
         tracing::info!(service = link, revoked = revoked.len(), "service edited");
         Ok((self.snapshot().service_view(&record), revoked))
@@ -779,8 +917,22 @@ impl Connections {
         check_display_name("connection", &new.display_name)
             .map_err(|m| bad("invalid_connection", m))?;
         let service = self.service_record(&new.service)?;
-        template::check_values(&service.dynamic_params, &service.api_origins, &new.params)
-            .map_err(|m| bad("invalid_param", m))?;
+        template::check_values(
+            &service.dynamic_params,
+            &service.api_origins,
+            &oauth::url_templates(&service.auth),
+            &new.params,
+        )
+        .map_err(|m| bad("invalid_param", m))?;
+        oauth::check_scopes(&service, &new.scopes).map_err(|m| bad("invalid_connection", m))?;
+        if !new.authorize_params.is_empty() && !matches!(service.auth, AuthConfig::OAuth2 { .. }) {
+            return Err(bad(
+                "invalid_connection",
+                "`authorize_params` are for oauth2 services",
+            ));
+        }
+        oauth::check_authorize_params(&new.authorize_params)
+            .map_err(|m| bad("invalid_connection", m))?;
         let now = now_ms();
         let record = ConnectionRecord {
             id: random_id("con"),
@@ -789,7 +941,10 @@ impl Connections {
             service: service.link_name.clone(),
             service_id: service.id.clone(),
             params: new.params,
-            scopes: Vec::new(),
+            scopes: new.scopes,
+            authorize_params: new.authorize_params,
+            granted_scopes: Vec::new(),
+            token_expires_at_ms: None,
             credential_names: Vec::new(),
             status: ConnectionStatus::NotConnected,
             status_reason: Some("created; connect it to give its credentials".into()),
@@ -851,8 +1006,13 @@ impl Connections {
                     ),
                 )
             })?;
-            template::check_values(&service.dynamic_params, &service.api_origins, &params)
-                .map_err(|m| bad("invalid_param", m))?;
+            template::check_values(
+                &service.dynamic_params,
+                &service.api_origins,
+                &oauth::url_templates(&service.auth),
+                &params,
+            )
+            .map_err(|m| bad("invalid_param", m))?;
             record.params = params;
             if record.status != ConnectionStatus::NotConnected {
                 record.status = ConnectionStatus::Revoked;
@@ -877,9 +1037,10 @@ impl Connections {
         &self,
         link: &str,
         req: ConnectRequest,
-    ) -> Result<ConnectionView, AppError> {
+        actor: &str,
+    ) -> Result<ConnectOutcome, AppError> {
         let e = self.entry(link)?;
-        let service = e.service.as_deref().ok_or_else(|| {
+        let service = e.service.clone().ok_or_else(|| {
             bad(
                 "invalid_connection",
                 format!(
@@ -887,6 +1048,32 @@ impl Connections {
                 ),
             )
         })?;
+        if let AuthConfig::OAuth2 { grant_type, .. } = &service.auth {
+            if req.values.is_some() || req.username.is_some() || req.password.is_some() {
+                return Err(bad(
+                    "invalid_credentials",
+                    "this is an oauth2 service: connect takes no values (the provider issues the tokens)",
+                ));
+            }
+            let authorize_url = match grant_type {
+                crate::auth::GrantType::AuthorizationCode => {
+                    Some(self.start_authorization(&e, &service, actor).await?)
+                }
+                crate::auth::GrantType::ClientCredentials => {
+                    self.connect_client_credentials(&e, &service).await?;
+                    tracing::info!(
+                        connection = link,
+                        "connection connected (client credentials)"
+                    );
+                    None
+                }
+            };
+            return Ok(ConnectOutcome {
+                connection: self.show_connection(link)?,
+                authorize_url,
+            });
+        }
+        let service = service.as_ref();
         let credentials = credentials_for(&service.auth, req)?;
         // Placing them must work before they are stored (a header value, say).
         Credential::new(&service.auth, &credentials)
@@ -908,7 +1095,10 @@ impl Connections {
         })
         .await?;
         tracing::info!(connection = link, "connection connected");
-        self.show_connection(link)
+        Ok(ConnectOutcome {
+            connection: self.show_connection(link)?,
+            authorize_url: None,
+        })
     }
 
     /// Erases the credentials; status `revoked`.
@@ -917,6 +1107,7 @@ impl Connections {
     /// [`AppError::NotFound`].
     pub async fn revoke(&self, link: &str) -> Result<ConnectionView, AppError> {
         let e = self.entry(link)?;
+        self.revoke_upstream(&e).await;
         let now = now_ms();
         let mut record = e.record.clone();
         record.status = ConnectionStatus::Revoked;
@@ -1021,7 +1212,26 @@ impl Connections {
 /// Checks the values given at connect against the service's auth type.
 fn credentials_for(auth: &AuthConfig, req: ConnectRequest) -> Result<Credentials, AppError> {
     let invalid = |m: String| bad("invalid_credentials", m);
+    let aws_fields = req.access_key_id.is_some()
+        || req.secret_access_key.is_some()
+        || req.session_token.is_some();
+    let is_aws = matches!(auth, AuthConfig::AwsSigv4 { .. });
+    if aws_fields && !is_aws {
+        return Err(invalid(format!(
+            "`access_key_id`, `secret_access_key` and `session_token` are for aws_sigv4 services; this one is `{}`",
+            auth.type_name()
+        )));
+    }
+    if is_aws && (req.values.is_some() || req.username.is_some() || req.password.is_some()) {
+        return Err(invalid(
+            "this is an aws_sigv4 service: give `access_key_id` and `secret_access_key` (and optionally `session_token`), not `values` or a username and password".into(),
+        ));
+    }
     match auth {
+        AuthConfig::AwsSigv4 { .. } => {
+            aws_sigv4::credentials(req.access_key_id, req.secret_access_key, req.session_token)
+                .map_err(invalid)
+        }
         AuthConfig::ApiKey { params } => {
             if req.username.is_some() || req.password.is_some() {
                 return Err(invalid(
@@ -1089,10 +1299,64 @@ fn credentials_for(auth: &AuthConfig, req: ConnectRequest) -> Result<Credentials
     }
 }
 
-impl ConnectionBroker for Connections {
-    fn resolve(&self, function: &str, link: &str) -> Result<ResolvedConnection, BrokerError> {
+/// The error for a connection that is not `connected`.
+fn needs_reconnect(link: &str, record: &ConnectionRecord) -> BrokerError {
+    let why = match record.status {
+        ConnectionStatus::NotConnected => "has no credentials yet".to_owned(),
+        status => format!(
+            "is {}{}",
+            status.as_str(),
+            record
+                .status_reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
+    };
+    BrokerError::NeedsReconnect(format!("connection `{link}` {why}; connect it again"))
+}
+
+/// Identifies the sealed credentials an entry holds (the blob's random nonce), so a
+/// caller that saw them rejected can tell whether they were replaced since.
+fn generation(entry: &Entry) -> Option<Vec<u8>> {
+    entry
+        .sealed
+        .as_deref()
+        .and_then(|b| b.get(11..35))
+        .map(<[u8]>::to_vec)
+}
+
+impl Connections {
+    /// Opens an entry's sealed credentials.
+    fn open_credentials(&self, link: &str, entry: &Entry) -> Result<Credentials, BrokerError> {
+        let needs = |why: &str| {
+            BrokerError::NeedsReconnect(format!("connection `{link}` {why}; connect it again"))
+        };
+        let sealed = entry
+            .sealed
+            .as_deref()
+            .ok_or_else(|| needs("has no stored credentials"))?;
+        let opened = self
+            .sealer
+            .open(entry.record.id.as_bytes(), sealed)
+            .map_err(|e| {
+                tracing::error!(connection = link, error = %e, "sealed credentials do not open");
+                needs("has credentials that cannot be read")
+            })?;
+        serde_json::from_slice(&opened).map_err(|_| {
+            tracing::error!(connection = link, "sealed credentials are not readable");
+            needs("has credentials that cannot be read")
+        })
+    }
+
+    async fn resolve_for(
+        &self,
+        function: &str,
+        link: &str,
+        stale: Option<&[u8]>,
+    ) -> Result<ResolvedConnection, BrokerError> {
         let snap = self.snapshot();
-        let entry = snap.connections.get(link).ok_or_else(|| {
+        let entry = snap.connections.get(link).cloned().ok_or_else(|| {
             BrokerError::Unknown(format!("no connection has the link name `{link}`"))
         })?;
         if !snap
@@ -1104,54 +1368,61 @@ impl ConnectionBroker for Connections {
                 "function `{function}` may not use connection `{link}`; the operator grants it with `switchboard function grant {function} --connection {link}`"
             )));
         }
-        let needs = |why: &str| {
-            BrokerError::NeedsReconnect(format!("connection `{link}` {why}; connect it again"))
-        };
-        let record = &entry.record;
-        match record.status {
-            ConnectionStatus::Connected => {}
-            ConnectionStatus::NotConnected => return Err(needs("has no credentials yet")),
-            ConnectionStatus::Revoked | ConnectionStatus::NeedsReconnect => {
-                return Err(needs(&format!(
-                    "is {}{}",
-                    record.status.as_str(),
-                    record
-                        .status_reason
-                        .as_deref()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default()
-                )));
-            }
+        drop(snap);
+        if entry.record.status != ConnectionStatus::Connected {
+            return Err(needs_reconnect(link, &entry.record));
         }
-        let (Some(service), Some(policy), Some(sealed)) = (
-            entry.service.as_deref(),
-            entry.policy.clone(),
-            entry.sealed.as_deref(),
-        ) else {
-            return Err(needs(
-                "cannot be used (its service or credentials are missing)",
-            ));
+        let (entry, credentials) = match entry.service.as_deref().map(|s| &s.auth) {
+            Some(AuthConfig::OAuth2 { .. }) => {
+                let me = self
+                    .me
+                    .upgrade()
+                    .ok_or_else(|| BrokerError::Unavailable("the host is shutting down".into()))?;
+                let (entry, tokens) = me.fresh_tokens(link, stale).await?;
+                (entry, Credentials::OAuth2(tokens))
+            }
+            _ => {
+                let c = self.open_credentials(link, &entry)?;
+                (entry, c)
+            }
         };
-        let opened = self
-            .sealer
-            .open(record.id.as_bytes(), sealed)
-            .map_err(|e| {
-                tracing::error!(connection = link, error = %e, "sealed credentials do not open");
-                needs("has credentials that cannot be read")
-            })?;
-        let credentials: Credentials = serde_json::from_slice(&opened).map_err(|_| {
-            tracing::error!(connection = link, "sealed credentials are not readable");
-            needs("has credentials that cannot be read")
-        })?;
+        let (Some(service), Some(policy)) = (entry.service.as_deref(), entry.policy.clone()) else {
+            return Err(BrokerError::NeedsReconnect(format!(
+                "connection `{link}` cannot be used (its service was deleted); connect it again"
+            )));
+        };
         let credential = Credential::new(&service.auth, &credentials).map_err(|e| {
             tracing::error!(connection = link, error = %e, "credentials do not fit the service");
-            needs("has credentials that do not fit its service")
+            BrokerError::NeedsReconnect(format!(
+                "connection `{link}` has credentials that do not fit its service; connect it again"
+            ))
         })?;
         Ok(ResolvedConnection {
             policy,
             params: entry.params.clone(),
             credential,
+            refreshable: matches!(service.auth, AuthConfig::OAuth2 { .. }),
+            generation: generation(&entry).unwrap_or_default(),
         })
+    }
+}
+
+impl ConnectionBroker for Connections {
+    fn resolve<'a>(
+        &'a self,
+        function: &'a str,
+        link: &'a str,
+    ) -> BoxFuture<'a, Result<ResolvedConnection, BrokerError>> {
+        Box::pin(self.resolve_for(function, link, None))
+    }
+
+    fn refresh_after_unauthorized<'a>(
+        &'a self,
+        function: &'a str,
+        link: &'a str,
+        used: &'a ResolvedConnection,
+    ) -> BoxFuture<'a, Result<ResolvedConnection, BrokerError>> {
+        Box::pin(self.resolve_for(function, link, Some(&used.generation)))
     }
 
     fn record(&self, link: &str, record: AuditRecord) {
@@ -1168,9 +1439,13 @@ mod tests {
     async fn only_the_creator_edits_or_deletes_a_service() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
-        let c = Connections::new(store, Sealer::new(&MasterKey::generate()))
-            .await
-            .unwrap();
+        let c = Connections::new(
+            store,
+            Sealer::new(&MasterKey::generate()),
+            reqwest::Client::new(),
+        )
+        .await
+        .unwrap();
         let def: ServiceDefinition = serde_json::from_value(serde_json::json!({
             "link_name": "acme", "display_name": "Acme", "auth": {"type": "basic"},
             "api_origins": ["https://api.acme.example"],

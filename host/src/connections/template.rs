@@ -92,14 +92,15 @@ fn is_host_fragment(value: &str) -> bool {
 }
 
 /// Checks every value of a connection against the service's parameters: all present,
-/// none unknown, each matching its pattern, and those used in an API origin's host safe
-/// there.
+/// none unknown, each matching its pattern, and those used in an API origin or in one of
+/// `url_templates` (OAuth endpoints) safe in a host.
 ///
 /// # Errors
 /// A message naming the parameter (values are not secrets, but are not echoed whole).
 pub fn check_values(
     declared: &[DynamicParam],
     origin_templates: &[String],
+    url_templates: &[String],
     values: &BTreeMap<String, String>,
 ) -> Result<(), String> {
     if let Some(k) = values
@@ -121,6 +122,7 @@ pub fn check_values(
     }
     let in_origin: Vec<&str> = origin_templates
         .iter()
+        .chain(url_templates)
         .flat_map(|t| placeholders(t))
         .collect();
     for p in declared {
@@ -249,8 +251,8 @@ mod tests {
     fn values_cannot_move_the_host() {
         let d = domain(None);
         let t = vec!["https://{domain}.example.com".to_owned()];
-        assert!(check_values(&d, &t, &values(&[("domain", "zylker")])).is_ok());
-        assert!(check_values(&d, &t, &values(&[("domain", "eu.zylker")])).is_ok());
+        assert!(check_values(&d, &t, &[], &values(&[("domain", "zylker")])).is_ok());
+        assert!(check_values(&d, &t, &[], &values(&[("domain", "eu.zylker")])).is_ok());
         for bad in [
             "evil.com/#",
             "evil.com?",
@@ -262,7 +264,7 @@ mod tests {
             "x y",
         ] {
             assert!(
-                check_values(&d, &t, &values(&[("domain", bad)])).is_err(),
+                check_values(&d, &t, &[], &values(&[("domain", bad)])).is_err(),
                 "{bad}"
             );
         }
@@ -270,9 +272,9 @@ mod tests {
             fill_origin(&t[0], &values(&[("domain", "Zylker")])).unwrap(),
             "https://zylker.example.com"
         );
-        let e = check_values(&d, &t, &values(&[])).unwrap_err();
+        let e = check_values(&d, &t, &[], &values(&[])).unwrap_err();
         assert!(e.contains("needs a value"), "{e}");
-        let e = check_values(&d, &t, &values(&[("domain", "a"), ("x", "b")])).unwrap_err();
+        let e = check_values(&d, &t, &[], &values(&[("domain", "a"), ("x", "b")])).unwrap_err();
         assert!(e.contains("`x` is not a dynamic parameter"), "{e}");
     }
 
@@ -280,8 +282,8 @@ mod tests {
     fn patterns_match_the_whole_value() {
         let d = domain(Some("[a-z]+"));
         let t = vec![];
-        assert!(check_values(&d, &t, &values(&[("domain", "abc")])).is_ok());
-        let e = check_values(&d, &t, &values(&[("domain", "abc1")])).unwrap_err();
+        assert!(check_values(&d, &t, &[], &values(&[("domain", "abc")])).is_ok());
+        let e = check_values(&d, &t, &[], &values(&[("domain", "abc1")])).unwrap_err();
         assert!(e.contains("does not match"), "{e}");
         assert!(compile_pattern("(").is_err());
     }

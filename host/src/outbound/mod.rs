@@ -11,6 +11,7 @@
 mod net;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -74,7 +75,7 @@ impl Default for OutboundConfig {
 }
 
 /// A request as a function asked for it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct OutboundRequest {
     /// HTTP method.
     pub method: Method,
@@ -206,10 +207,12 @@ pub fn redact_url(url: &Url) -> String {
     format!("{}{}", url.origin().ascii_serialization(), url.path())
 }
 
-/// The one HTTP client for function traffic.
+/// The one HTTP client for function traffic, and the host's own client for OAuth token
+/// requests (same private-network guard, never follows redirects).
 #[derive(Debug)]
 pub struct Outbound {
     client: reqwest::Client,
+    token_client: reqwest::Client,
     config: OutboundConfig,
 }
 
@@ -231,7 +234,28 @@ impl Outbound {
                 config.allow_private_networks,
             )))
             .build()?;
-        Ok(Arc::new(Self { client, config }))
+        // The oauth2 crate warns that its HTTP client must not follow redirects: a
+        // redirect could carry the client secret or a code elsewhere.
+        let token_client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(config.connect_timeout)
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(GuardedResolver::new(
+                config.allow_private_networks,
+            )))
+            .build()?;
+        Ok(Arc::new(Self {
+            client,
+            token_client,
+            config,
+        }))
+    }
+
+    /// The client for the host's own token requests (OAuth).
+    pub fn token_client(&self) -> &reqwest::Client {
+        &self.token_client
     }
 
     /// Settings in force.
@@ -279,7 +303,7 @@ impl Outbound {
             let (mut hop_url, mut hop_headers, mut hop_body) =
                 (url.clone(), headers.clone(), body.clone());
             if let Some(c) = credential {
-                c.apply(&mut hop_url, &mut hop_headers, &mut hop_body)
+                c.apply(&method, &mut hop_url, &mut hop_headers, &mut hop_body)
                     .map_err(|e| OutboundError::InvalidRequest(e.0))?;
             }
             *budget -= 1;
@@ -476,7 +500,14 @@ pub struct ResolvedConnection {
     pub params: Arc<BTreeMap<String, String>>,
     /// The opened credentials.
     pub credential: Credential,
+    /// A 401 from an API origin may be answered by refreshing the credentials (OAuth 2).
+    pub refreshable: bool,
+    /// Identifies these credentials, for [`ConnectionBroker::refresh_after_unauthorized`].
+    pub generation: Vec<u8>,
 }
+
+/// A boxed future, for the broker's object-safe async methods.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Why a connection cannot be used. Messages say what to do; none holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -491,16 +522,39 @@ pub enum BrokerError {
     /// Not connected, revoked, or its credentials no longer work.
     #[error("{0}")]
     NeedsReconnect(String),
+    /// Its credentials could not be renewed just now (token endpoint down): try later.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// What the runtime asks about connections: implemented by
 /// [`crate::connections::Connections`], swapped in tests.
 pub trait ConnectionBroker: Send + Sync + std::fmt::Debug {
-    /// The connection `link` for a request of `function`, after the grant check.
+    /// The connection `link` for a request of `function`, after the grant check, with
+    /// credentials fresh enough to use (an OAuth 2 token near expiry is refreshed).
     ///
     /// # Errors
     /// [`BrokerError`].
-    fn resolve(&self, function: &str, link: &str) -> Result<ResolvedConnection, BrokerError>;
+    fn resolve<'a>(
+        &'a self,
+        function: &'a str,
+        link: &'a str,
+    ) -> BoxFuture<'a, Result<ResolvedConnection, BrokerError>>;
+
+    /// An API origin answered 401 to `used`: the connection again, its credentials
+    /// refreshed unless someone already replaced them.
+    ///
+    /// # Errors
+    /// [`BrokerError`].
+    fn refresh_after_unauthorized<'a>(
+        &'a self,
+        function: &'a str,
+        link: &'a str,
+        used: &'a ResolvedConnection,
+    ) -> BoxFuture<'a, Result<ResolvedConnection, BrokerError>> {
+        let _ = used;
+        self.resolve(function, link)
+    }
 
     /// Records one use of connection `link` (never blocks on disk).
     fn record(&self, link: &str, record: AuditRecord);
@@ -511,10 +565,14 @@ pub trait ConnectionBroker: Send + Sync + std::fmt::Debug {
 pub struct NoConnections;
 
 impl ConnectionBroker for NoConnections {
-    fn resolve(&self, _function: &str, link: &str) -> Result<ResolvedConnection, BrokerError> {
-        Err(BrokerError::Unknown(format!(
+    fn resolve<'a>(
+        &'a self,
+        _function: &'a str,
+        link: &'a str,
+    ) -> BoxFuture<'a, Result<ResolvedConnection, BrokerError>> {
+        Box::pin(std::future::ready(Err(BrokerError::Unknown(format!(
             "no connection has the link name `{link}`"
-        )))
+        )))))
     }
 
     fn record(&self, _link: &str, _record: AuditRecord) {}

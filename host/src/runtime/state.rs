@@ -242,6 +242,15 @@ fn to_wit(e: OutboundError) -> http::Error {
     }
 }
 
+fn broker_error(e: BrokerError) -> http::Error {
+    match e {
+        BrokerError::Unknown(m) => http::Error::UnknownConnection(m),
+        BrokerError::NotGranted(m) => http::Error::NotGranted(m),
+        BrokerError::NeedsReconnect(m) => http::Error::NeedsReconnect(m),
+        BrokerError::Unavailable(m) => http::Error::Transport(m),
+    }
+}
+
 /// The WIT name of an error, as the audit trail records it.
 fn kind(e: &http::Error) -> &'static str {
     match e {
@@ -297,11 +306,8 @@ impl CallState {
             let connection = self
                 .broker
                 .resolve(&self.function, link)
-                .map_err(|e| match e {
-                    BrokerError::Unknown(m) => http::Error::UnknownConnection(m),
-                    BrokerError::NotGranted(m) => http::Error::NotGranted(m),
-                    BrokerError::NeedsReconnect(m) => http::Error::NeedsReconnect(m),
-                })?;
+                .await
+                .map_err(broker_error)?;
             let url =
                 fill_url(&request.url, &connection.params).map_err(http::Error::InvalidRequest)?;
             if let Ok(parsed) = url::Url::parse(&url) {
@@ -316,7 +322,11 @@ impl CallState {
                 body: request.body,
                 timeout: self.request_timeout(request.timeout_ms),
             };
-            self.outbound
+            // An OAuth 2 API may answer 401 to an access token revoked or expired early:
+            // refresh once (single flight, in the broker) and send once more.
+            let retry = connection.refreshable.then(|| outbound_request.clone());
+            let response = self
+                .outbound
                 .send(
                     &connection.policy,
                     outbound_request,
@@ -324,7 +334,27 @@ impl CallState {
                     Some(&connection.credential),
                 )
                 .await
-                .map_err(to_wit)
+                .map_err(to_wit)?;
+            match retry {
+                Some(again) if response.status == 401 => {
+                    let fresh = self
+                        .broker
+                        .refresh_after_unauthorized(&self.function, link, &connection)
+                        .await
+                        .map_err(broker_error)?;
+                    self.check_budget()?;
+                    self.outbound
+                        .send(
+                            &fresh.policy,
+                            again,
+                            &mut self.requests_left,
+                            Some(&fresh.credential),
+                        )
+                        .await
+                        .map_err(to_wit)
+                }
+                _ => Ok(response),
+            }
         }
         .await;
         match &result {

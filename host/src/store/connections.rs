@@ -8,7 +8,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransact
 use serde::{Deserialize, Serialize};
 
 use super::seal::Sealer;
-use super::tables::{AUDIT, CONNECTIONS, GRANTS, META, SECRETS, SERVICES};
+use super::tables::{AUDIT, CONNECTIONS, GRANTS, META, OAUTH_FLOWS, SECRETS, SERVICES};
 use super::{Store, StoreError, decode, encode};
 use crate::auth::AuthConfig;
 
@@ -101,6 +101,15 @@ pub struct ConnectionRecord {
     /// Chosen scopes (OAuth).
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Extra authorize parameters of this connection (OAuth 2), over the service's.
+    #[serde(default)]
+    pub authorize_params: BTreeMap<String, String>,
+    /// The scopes the provider granted (OAuth 2), when it said.
+    #[serde(default)]
+    pub granted_scopes: Vec<String>,
+    /// When the current access token expires (OAuth 2), Unix milliseconds.
+    #[serde(default)]
+    pub token_expires_at_ms: Option<u64>,
     /// Names of the credential values that are set (never the values).
     #[serde(default)]
     pub credential_names: Vec<String>,
@@ -121,6 +130,32 @@ pub struct ConnectionRecord {
     /// Unix milliseconds of the last revocation.
     #[serde(default)]
     pub revoked_at_ms: Option<u64>,
+}
+
+/// An OAuth authorization in progress, between `connect` and the callback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFlow {
+    /// The connection's id (a connection made again under the same link name does not
+    /// inherit the flow).
+    pub connection_id: String,
+    /// The connection's link name.
+    pub link: String,
+    /// Who started it.
+    pub created_by: String,
+    /// Unix milliseconds.
+    pub created_at_ms: u64,
+    /// Unix milliseconds after which the callback is refused.
+    pub expires_at_ms: u64,
+    /// The provider's authorize URL (`/oauth/start` redirects there).
+    pub authorize_url: String,
+    /// The exact redirect URI sent to the provider.
+    pub redirect_uri: String,
+    /// The PKCE verifier, sealed with the state as associated data, hex.
+    pub verifier_sealed: String,
+    /// SHA-256 (hex) of the browser cookie set by `/oauth/start`; the callback must
+    /// come from that browser.
+    #[serde(default)]
+    pub browser_hash: Option<String>,
 }
 
 /// A function's permission to use a connection.
@@ -278,11 +313,15 @@ impl Store {
             .collect::<Result<_, _>>()
     }
 
-    /// Adds a service.
+    /// Adds a service, with its sealed client secret (OAuth) if it has one.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when the link name is taken.
-    pub fn create_service(&self, service: &ServiceRecord) -> Result<(), StoreError> {
+    pub fn create_service(
+        &self,
+        service: &ServiceRecord,
+        secret: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {
             let mut table = tx.open_table(SERVICES)?;
@@ -293,6 +332,9 @@ impl Store {
                 )));
             }
             table.insert(service.link_name.as_str(), encode(service).as_slice())?;
+            if let Some(blob) = secret {
+                tx.open_table(SECRETS)?.insert(service.id.as_str(), blob)?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -308,6 +350,7 @@ impl Store {
         expected: &ServiceRecord,
         service: &ServiceRecord,
         revoke: Option<&str>,
+        secret: SecretChange,
     ) -> Result<Vec<String>, StoreError> {
         let tx = self.db.begin_write()?;
         let revoked = {
@@ -328,6 +371,16 @@ impl Store {
                 )));
             }
             table.insert(service.link_name.as_str(), encode(service).as_slice())?;
+            match secret {
+                SecretChange::Keep => {}
+                SecretChange::Erase => {
+                    tx.open_table(SECRETS)?.remove(service.id.as_str())?;
+                }
+                SecretChange::Set(blob) => {
+                    tx.open_table(SECRETS)?
+                        .insert(service.id.as_str(), blob.as_slice())?;
+                }
+            }
             match revoke {
                 Some(reason) => {
                     revoke_connections_of(&tx, &service.id, reason, service.updated_at_ms)?
@@ -355,6 +408,7 @@ impl Store {
                 Some(v) => decode(v.value())?,
                 None => return Err(StoreError::Missing(format!("service `{link}` not found"))),
             };
+            tx.open_table(SECRETS)?.remove(removed.id.as_str())?;
             revoke_connections_of(&tx, &removed.id, reason, now_ms)?
         };
         tx.commit()?;
@@ -480,6 +534,49 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Stores a pending OAuth flow under its `state`, dropping expired ones.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn put_flow(&self, state: &str, flow: &PendingFlow, now_ms: u64) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(OAUTH_FLOWS)?;
+            table.retain(|_, v| {
+                serde_json::from_slice::<PendingFlow>(v).is_ok_and(|f| f.expires_at_ms > now_ms)
+            })?;
+            table.insert(state, encode(flow).as_slice())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The pending flow of `state`, if any (not removed).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn flow(&self, state: &str) -> Result<Option<PendingFlow>, StoreError> {
+        let tx = self.db.begin_read()?;
+        match tx.open_table(OAUTH_FLOWS)?.get(state)? {
+            Some(v) => Ok(Some(decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes and returns the pending flow of `state`: a state is used once.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn take_flow(&self, state: &str) -> Result<Option<PendingFlow>, StoreError> {
+        let tx = self.db.begin_write()?;
+        let flow = match tx.open_table(OAUTH_FLOWS)?.remove(state)? {
+            Some(v) => Some(decode(v.value())?),
+            None => None,
+        };
+        tx.commit()?;
+        Ok(flow)
     }
 
     /// Every sealed secret by record id.
@@ -676,6 +773,9 @@ mod tests {
             service_id: service.id.clone(),
             params: BTreeMap::new(),
             scopes: vec![],
+            authorize_params: BTreeMap::new(),
+            granted_scopes: vec![],
+            token_expires_at_ms: None,
             credential_names: vec!["password".into()],
             status: ConnectionStatus::Connected,
             status_reason: None,
@@ -699,10 +799,10 @@ mod tests {
         let sealer = Sealer::new(&MasterKey::generate());
         let svc = service("svc_1", "acme");
         let other = service("svc_2", "other");
-        store.create_service(&svc).unwrap();
-        store.create_service(&other).unwrap();
+        store.create_service(&svc, None).unwrap();
+        store.create_service(&other, None).unwrap();
         assert!(matches!(
-            store.create_service(&svc),
+            store.create_service(&svc, None),
             Err(StoreError::Conflict(_))
         ));
         for (id, link, s) in [
@@ -731,10 +831,10 @@ mod tests {
         edited.display_name = "Acme 2".into();
         edited.updated_at_ms = 5;
         let revoked = store
-            .replace_service(&svc, &edited, Some("edited"))
+            .replace_service(&svc, &edited, Some("edited"), SecretChange::Keep)
             .unwrap();
         assert!(matches!(
-            store.replace_service(&svc, &edited, None),
+            store.replace_service(&svc, &edited, None, SecretChange::Keep),
             Err(StoreError::Conflict(_))
         ));
         assert_eq!(revoked, ["a1", "a2"]);
@@ -765,7 +865,7 @@ mod tests {
     fn grants_follow_functions_and_connections() {
         let (_dir, store) = open();
         let svc = service("svc_1", "acme");
-        store.create_service(&svc).unwrap();
+        store.create_service(&svc, None).unwrap();
         store
             .create_connection(&connection("con_1", "c1", &svc))
             .unwrap();
@@ -816,7 +916,7 @@ mod tests {
     fn audit_keeps_the_newest_per_connection_and_goes_with_the_connection() {
         let (_dir, store) = open();
         let svc = service("svc_1", "acme");
-        store.create_service(&svc).unwrap();
+        store.create_service(&svc, None).unwrap();
         store
             .create_connection(&connection("con_1", "c1", &svc))
             .unwrap();
@@ -861,7 +961,7 @@ mod tests {
         let new = Sealer::new(&MasterKey::generate());
         store.bind_key(&old).unwrap();
         let svc = service("svc_1", "acme");
-        store.create_service(&svc).unwrap();
+        store.create_service(&svc, None).unwrap();
         for id in ["con_1", "con_2"] {
             let c = connection(id, id, &svc);
             store.create_connection(&c).unwrap();

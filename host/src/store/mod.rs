@@ -17,12 +17,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::runtime::Limits;
 pub use connections::{
-    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, GrantRecord, SecretChange,
-    ServiceRecord,
+    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, GrantRecord, PendingFlow,
+    SecretChange, ServiceRecord,
 };
 pub use seal::{MasterKey, SealError, Sealer, SecretString};
 use tables::{
-    ARTIFACTS, AUDIT, COMPONENTS, CONNECTIONS, FUNCTIONS, GRANTS, META, SECRETS, SERVICES, VERSIONS,
+    ARTIFACTS, AUDIT, COMPONENTS, CONNECTIONS, FUNCTIONS, GRANTS, META, OAUTH_FLOWS, SECRETS,
+    SERVICES, VERSIONS,
 };
 
 /// What went wrong in the store. Callers branch on the first three.
@@ -190,6 +191,7 @@ impl Store {
             tx.open_table(GRANTS)?;
             tx.open_table(AUDIT)?;
             tx.open_table(META)?;
+            tx.open_table(OAUTH_FLOWS)?;
         }
         tx.commit()?;
         Ok(Self { db })

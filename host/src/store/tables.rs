@@ -26,6 +26,9 @@ pub(super) const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("s
 pub(super) const GRANTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("grants");
 /// (connection link name, sequence number) → JSON [`super::AuditRecord`].
 pub(super) const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
+/// OAuth `state` → JSON [`super::PendingFlow`]: an authorization flow between connect
+/// and callback, single-use, with an expiry.
+pub(super) const OAUTH_FLOWS: TableDefinition<&str, &[u8]> = TableDefinition::new("oauth_flows");
 /// Settings of the database itself: `key_id` (the master key's id, see
 /// [`super::seal`]), `audit_seq` (the last audit sequence number, 8 bytes little-endian).
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");

@@ -6,9 +6,11 @@
 // turns that into a failure.
 include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
 
+mod aws;
 mod connections;
 mod functions;
 mod limits;
+mod oauth2;
 mod outbound;
 mod restart;
 mod uploads;

@@ -1,0 +1,444 @@
+//! OAuth 2 with the `oauth2` crate: the authorize URL (PKCE S256, a caller-made `state`,
+//! extra parameters), the code exchange, refresh and client-credentials token requests, and
+//! RFC 7009 revocation. Every request goes through the client the caller passes, which
+//! must not follow redirects (the crate's own warning). Token responses become [`Tokens`],
+//! sealed by the caller; errors are sorted into what must stop refreshing
+//! ([`TokenError::InvalidGrant`], [`TokenError::Rejected`]) and what may be retried.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+
+use super::ClientAuth;
+use crate::store::SecretString;
+
+/// A connection's OAuth 2 tokens, as sealed at rest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tokens {
+    /// The access token, sent as `Authorization: Bearer`.
+    pub access_token: SecretString,
+    /// The refresh token, when the provider gave one.
+    #[serde(default)]
+    pub refresh_token: Option<SecretString>,
+    /// Unix milliseconds when the access token expires; `None` when the provider did not
+    /// say (it is then used until an API answers 401, which triggers a refresh).
+    #[serde(default)]
+    pub expires_at_ms: Option<u64>,
+    /// Unix milliseconds when the provider issued it.
+    #[serde(default)]
+    pub issued_at_ms: Option<u64>,
+    /// The scopes the provider granted, when it said.
+    #[serde(default)]
+    pub granted_scopes: Option<Vec<String>>,
+}
+
+/// Why a token request failed. Messages never hold a token or the client secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The grant is gone (`invalid_grant`): revoked, expired, or a reused refresh token.
+    #[error("the provider refused the grant (invalid_grant{0})")]
+    InvalidGrant(String),
+    /// The provider refused the request for good (`invalid_client`, `invalid_scope`, ...).
+    #[error("the provider refused the request ({0})")]
+    Rejected(String),
+    /// Unreachable, a server error, or an answer that is not OAuth: worth retrying later.
+    #[error("the token endpoint failed ({0})")]
+    Transient(String),
+    /// The service's configuration cannot make this request (a bad URL).
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A service's OAuth 2 endpoints and client, with a connection's dynamic parameters
+/// already filled in.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    /// Client id.
+    pub client_id: String,
+    /// Client secret (public clients have none).
+    pub client_secret: Option<SecretString>,
+    /// Authorize URL (authorization code only).
+    pub authorize_url: Option<String>,
+    /// Access-token URL.
+    pub token_url: String,
+    /// Refresh-token URL.
+    pub refresh_url: String,
+    /// RFC 7009 revocation URL.
+    pub revoke_url: Option<String>,
+    /// Client authentication at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// Joins scopes.
+    pub scope_delimiter: String,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+type TokenClient = BasicClient<
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
+impl Tokens {
+    /// Whether the access token should be refreshed before use: within `margin` of its
+    /// expiry, or within half its lifetime for tokens that live shorter than twice
+    /// `margin`. Tokens without an expiry are used until an API answers 401.
+    pub fn expiring(&self, now_ms: u64, margin: Duration) -> bool {
+        let Some(expires) = self.expires_at_ms else {
+            return false;
+        };
+        let lifetime = self
+            .issued_at_ms
+            .map_or(u64::MAX, |issued| expires.saturating_sub(issued));
+        let margin = (margin.as_millis() as u64).min(lifetime / 2);
+        expires <= now_ms + margin
+    }
+}
+
+impl OAuthClient {
+    fn client(&self, token_url: &str) -> Result<TokenClient, TokenError> {
+        let mut client = BasicClient::new(ClientId::new(self.client_id.clone()))
+            .set_auth_type(match self.client_auth {
+                ClientAuth::Basic => AuthType::BasicAuth,
+                ClientAuth::RequestBody => AuthType::RequestBody,
+            })
+            .set_token_uri(
+                TokenUrl::new(token_url.to_owned())
+                    .map_err(|e| TokenError::Config(format!("token URL: {e}")))?,
+            );
+        if let Some(secret) = &self.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+        }
+        Ok(client)
+    }
+
+    fn scope_param(&self, scopes: &[String]) -> Option<String> {
+        (!scopes.is_empty()).then(|| scopes.join(&self.scope_delimiter))
+    }
+
+    /// The provider's authorize URL for `state`, and the PKCE verifier to keep (sealed)
+    /// until the callback.
+    ///
+    /// # Errors
+    /// [`TokenError::Config`] for a service without a valid authorize URL.
+    pub fn authorize(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        scopes: &[String],
+        extra: &[(String, String)],
+    ) -> Result<(String, SecretString), TokenError> {
+        let auth_url = self
+            .authorize_url
+            .as_ref()
+            .ok_or_else(|| TokenError::Config("the service has no authorize URL".into()))?;
+        let client = BasicClient::new(ClientId::new(self.client_id.clone()))
+            .set_auth_uri(
+                AuthUrl::new(auth_url.clone())
+                    .map_err(|e| TokenError::Config(format!("authorize URL: {e}")))?,
+            )
+            .set_redirect_uri(
+                RedirectUrl::new(redirect_uri.to_owned())
+                    .map_err(|e| TokenError::Config(format!("redirect URI: {e}")))?,
+            );
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = state.to_owned();
+        let mut request = client
+            .authorize_url(move || CsrfToken::new(state))
+            .set_pkce_challenge(challenge);
+        if let Some(scope) = self.scope_param(scopes) {
+            // The crate joins scopes with spaces; a provider with another delimiter gets
+            // the joined string as one parameter, which is the same on the wire.
+            request = request.add_extra_param("scope", scope);
+        }
+        for (k, v) in extra {
+            request = request.add_extra_param(k.clone(), v.clone());
+        }
+        let (url, _) = request.url();
+        Ok((
+            url.to_string(),
+            SecretString::new(verifier.secret().clone()),
+        ))
+    }
+
+    /// Exchanges an authorization code.
+    ///
+    /// # Errors
+    /// [`TokenError`].
+    pub async fn exchange_code(
+        &self,
+        http: &reqwest::Client,
+        redirect_uri: &str,
+        code: &str,
+        verifier: &SecretString,
+    ) -> Result<Tokens, TokenError> {
+        let client = self.client(&self.token_url)?.set_redirect_uri(
+            RedirectUrl::new(redirect_uri.to_owned())
+                .map_err(|e| TokenError::Config(format!("redirect URI: {e}")))?,
+        );
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()))
+            .request_async(http)
+            .await
+            .map_err(classify)?;
+        Ok(self.tokens(&response, None))
+    }
+
+    /// Exchanges a refresh token. A response without a refresh token keeps `refresh`.
+    ///
+    /// # Errors
+    /// [`TokenError`].
+    pub async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        refresh: &SecretString,
+    ) -> Result<Tokens, TokenError> {
+        let response = self
+            .client(&self.refresh_url)?
+            .exchange_refresh_token(&RefreshToken::new(refresh.expose().to_owned()))
+            .request_async(http)
+            .await
+            .map_err(classify)?;
+        Ok(self.tokens(&response, Some(refresh)))
+    }
+
+    /// Fetches a token with the client's own credentials.
+    ///
+    /// # Errors
+    /// [`TokenError`].
+    pub async fn client_credentials(
+        &self,
+        http: &reqwest::Client,
+        scopes: &[String],
+    ) -> Result<Tokens, TokenError> {
+        let client = self.client(&self.token_url)?;
+        let mut request = client.exchange_client_credentials();
+        if let Some(scope) = self.scope_param(scopes) {
+            if self.scope_delimiter == " " {
+                request = request.add_scopes(scopes.iter().cloned().map(Scope::new));
+            } else {
+                request = request.add_extra_param("scope", scope);
+            }
+        }
+        let response = request.request_async(http).await.map_err(classify)?;
+        Ok(self.tokens(&response, None))
+    }
+
+    /// Revokes a token at the RFC 7009 endpoint, when the service has one (`Ok(false)`
+    /// when it has none). Done by hand rather than with the `oauth2` crate, which
+    /// refuses a revocation endpoint that is not https (loopback providers in tests,
+    /// intranet providers).
+    ///
+    /// # Errors
+    /// [`TokenError`].
+    pub async fn revoke(
+        &self,
+        http: &reqwest::Client,
+        token: &SecretString,
+        is_refresh: bool,
+    ) -> Result<bool, TokenError> {
+        let Some(url) = &self.revoke_url else {
+            return Ok(false);
+        };
+        let hint = if is_refresh {
+            "refresh_token"
+        } else {
+            "access_token"
+        };
+        let mut form = vec![("token", token.expose()), ("token_type_hint", hint)];
+        let mut request = http.post(url);
+        match (self.client_auth, &self.client_secret) {
+            (ClientAuth::Basic, Some(secret)) => {
+                // RFC 6749 2.3.1: both parts form-urlencoded before Basic.
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                request = request.basic_auth(enc(&self.client_id), Some(enc(secret.expose())));
+            }
+            (_, secret) => {
+                form.push(("client_id", &self.client_id));
+                if let Some(secret) = secret {
+                    form.push(("client_secret", secret.expose()));
+                }
+            }
+        }
+        let response = request.form(&form).send().await.map_err(|_| {
+            TokenError::Transient("the revocation endpoint could not be reached".into())
+        })?;
+        match response.status().as_u16() {
+            200..=299 => Ok(true),
+            503 => Err(TokenError::Transient(
+                "the revocation endpoint is unavailable".into(),
+            )),
+            status => Err(TokenError::Rejected(format!(
+                "the revocation endpoint answered {status}"
+            ))),
+        }
+    }
+
+    fn tokens(
+        &self,
+        response: &oauth2::basic::BasicTokenResponse,
+        previous_refresh: Option<&SecretString>,
+    ) -> Tokens {
+        let granted_scopes = response.scopes().map(|scopes| {
+            scopes
+                .iter()
+                .flat_map(|s| {
+                    s.as_str()
+                        .split(|c: char| c == ' ' || self.scope_delimiter.contains(c))
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        });
+        Tokens {
+            access_token: SecretString::new(response.access_token().secret().clone()),
+            refresh_token: response
+                .refresh_token()
+                .map(|r| SecretString::new(r.secret().clone()))
+                .or_else(|| previous_refresh.cloned()),
+            expires_at_ms: response
+                .expires_in()
+                .map(|d: Duration| now_ms() + d.as_millis() as u64),
+            issued_at_ms: Some(now_ms()),
+            granted_scopes,
+        }
+    }
+}
+
+fn describe<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(
+    e: &RequestTokenError<RE, T>,
+) -> String {
+    match e {
+        RequestTokenError::ServerResponse(r) => r.to_string(),
+        RequestTokenError::Request(_) => "the token endpoint could not be reached".into(),
+        RequestTokenError::Parse(_, body) => format!(
+            "the token endpoint answered something that is not an OAuth 2 response ({} bytes)",
+            body.len()
+        ),
+        RequestTokenError::Other(m) => m.clone(),
+    }
+}
+
+fn classify<RE: std::error::Error + 'static>(
+    e: RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
+) -> TokenError {
+    match &e {
+        RequestTokenError::ServerResponse(r) => {
+            let detail = r
+                .error_description()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            match r.error() {
+                BasicErrorResponseType::InvalidGrant => TokenError::InvalidGrant(detail),
+                BasicErrorResponseType::Extension(code) => {
+                    TokenError::Transient(format!("{code}{detail}"))
+                }
+                other => TokenError::Rejected(format!("{other}{detail}")),
+            }
+        }
+        _ => TokenError::Transient(describe(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> OAuthClient {
+        OAuthClient {
+            client_id: "cid".into(),
+            client_secret: Some(SecretString::new("csecret")),
+            authorize_url: Some("https://auth.example.com/authorize?prompt=x".into()),
+            token_url: "https://auth.example.com/token".into(),
+            refresh_url: "https://auth.example.com/token".into(),
+            revoke_url: None,
+            client_auth: ClientAuth::Basic,
+            scope_delimiter: ",".into(),
+        }
+    }
+
+    #[test]
+    fn authorize_url_has_pkce_state_scopes_and_extras() {
+        let (url, verifier) = client()
+            .authorize(
+                "https://sb.example.com/oauth/callback",
+                "st4te",
+                &["repo".into(), "user".into()],
+                &[("access_type".into(), "offline".into())],
+            )
+            .unwrap();
+        let parsed = url::Url::parse(&url).unwrap();
+        let q: std::collections::BTreeMap<String, String> =
+            parsed.query_pairs().into_owned().collect();
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "cid");
+        assert_eq!(q["state"], "st4te");
+        assert_eq!(q["redirect_uri"], "https://sb.example.com/oauth/callback");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["scope"], "repo,user");
+        assert_eq!(q["access_type"], "offline");
+        assert_eq!(q["prompt"], "x", "the URL's own query is kept");
+        assert!(!url.contains("csecret"));
+        // The challenge is S256 of the verifier.
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.expose().as_bytes()));
+        assert_eq!(q["code_challenge"], expected);
+        assert!(verifier.expose().len() >= 43);
+        assert_eq!(format!("{verifier:?}"), "[redacted]");
+    }
+
+    #[test]
+    fn a_service_without_an_authorize_url_says_so() {
+        let mut c = client();
+        c.authorize_url = None;
+        let e = c.authorize("https://x/cb", "s", &[], &[]).unwrap_err();
+        assert!(e.to_string().contains("authorize URL"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::*;
+
+    fn tokens(issued: Option<u64>, expires: Option<u64>) -> Tokens {
+        Tokens {
+            access_token: SecretString::new("a"),
+            refresh_token: None,
+            expires_at_ms: expires,
+            issued_at_ms: issued,
+            granted_scopes: None,
+        }
+    }
+
+    #[test]
+    fn refresh_margin_policy() {
+        let m = Duration::from_secs(60);
+        // An hour-long token: refreshed in its last minute.
+        let t = tokens(Some(0), Some(3_600_000));
+        assert!(!t.expiring(3_539_000, m));
+        assert!(t.expiring(3_540_000, m));
+        // A 10-second token: refreshed in its second half, not at every use.
+        let t = tokens(Some(0), Some(10_000));
+        assert!(!t.expiring(4_000, m));
+        assert!(t.expiring(5_000, m));
+        // No expiry: used until a 401.
+        assert!(!tokens(Some(0), None).expiring(u64::MAX / 2, m));
+    }
+}

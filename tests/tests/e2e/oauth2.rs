@@ -1,0 +1,567 @@
+//! OAuth 2 connections end to end: a real host, the real `fetch` plugin, and the strict
+//! mock provider of `switchboard_tests::oauth2` (PKCE, state, exact redirect URI, client
+//! authentication, expiry, rotation with reuse detection).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_tests::oauth2::{ClientAuth, OAuthConfig, OAuthMock};
+use switchboard_tests::{Api, TestHost, captured_logs};
+
+use crate::FETCH;
+
+const CLIENT_SECRET: &str = "cs-CANARY-oauth-client";
+
+fn provider_config() -> OAuthConfig {
+    OAuthConfig {
+        client_secret: CLIENT_SECRET.into(),
+        ..OAuthConfig::default()
+    }
+}
+
+fn service(link: &str, mock: &OAuthMock, grant_type: &str, client_auth: &str) -> Value {
+    json!({
+        "link_name": link,
+        "display_name": "Provider",
+        "auth": {
+            "type": "oauth2",
+            "client_id": "test-client",
+            "authorize_url": format!("{}/authorize", mock.origin()),
+            "access_token_url": format!("{}/token", mock.origin()),
+            "revoke_url": format!("{}/revoke", mock.origin()),
+            "scopes": ["read", "write"],
+            "grant_type": grant_type,
+            "client_auth": client_auth,
+            "extra_authorize_params": {"access_type": "offline"},
+        },
+        "client_secret": CLIENT_SECRET,
+        "api_origins": [mock.origin()],
+    })
+}
+
+/// What a browser does with the link `connect` printed: follows the host's start page to
+/// the provider (keeping the host's cookie), and the provider back to the callback.
+/// Returns the callback's status and page.
+async fn browser_signs_in(start: &str) -> (u16, String) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http.get(start).send().await.unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let to_provider = r.headers()["location"].to_str().unwrap().to_owned();
+    let r = http.get(&to_provider).send().await.unwrap();
+    assert_eq!(r.status(), 302, "provider: {}", r.text().await.unwrap());
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    let r = http
+        .get(&back)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn start_connect(api: &Api, link: &str) -> String {
+    let (status, out) = api
+        .post_json(&format!("/api/v1/connections/{link}/connect"), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{out}");
+    out["authorize_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no authorize_url: {out}"))
+        .to_owned()
+}
+
+/// A host with `fetch` granted connection `prov_main` of an authorization-code service,
+/// connected through the browser flow.
+async fn connected(dir: &std::path::Path, mock: &OAuthMock) -> TestHost {
+    let host = TestHost::start(dir).await;
+    mock.set_redirect_uri(&format!("{}/oauth/callback", host.api.base()));
+    let api = &host.api;
+    api.deploy_ok("fetch", FETCH, "?max_requests=8").await;
+    api.create_service(&service("prov", mock, "authorization_code", "basic"))
+        .await;
+    let (status, c) = api
+        .post_json(
+            "/api/v1/connections",
+            &json!({"link_name": "prov_main", "display_name": "Main", "service": "prov",
+                    "scopes": ["read"], "authorize_params": {"prompt": "consent"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{c}");
+    let start = start_connect(api, "prov_main").await;
+    let (status, page) = browser_signs_in(&start).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("prov_main") && page.contains("connected"),
+        "{page}"
+    );
+    api.grant("fetch", "prov_main").await;
+    host
+}
+
+async fn call_api(api: &Api, mock: &OAuthMock, path: &str) -> Value {
+    let (status, out) = api
+        .invoke(
+            "fetch",
+            &json!({"url": format!("{}{path}", mock.origin()), "connection": "prov_main"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    out
+}
+
+#[tokio::test]
+async fn authorization_code_with_pkce_connects_and_the_function_calls_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let host = connected(dir.path(), &mock).await;
+    let api = &host.api;
+
+    let q: std::collections::BTreeMap<String, String> =
+        mock.last_authorize_query().unwrap().into_iter().collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["scope"], "read");
+    assert_eq!(q["access_type"], "offline", "service extra parameter");
+    assert_eq!(q["prompt"], "consent", "connection extra parameter");
+    assert_eq!(q["redirect_uri"], format!("{}/oauth/callback", api.base()));
+    assert_eq!(mock.token_requests("authorization_code"), 1);
+
+    let (_, view) = api.get("/api/v1/connections/prov_main").await;
+    assert_eq!(view["status"], "connected", "{view}");
+    assert_eq!(view["granted_scopes"], json!(["read"]));
+    assert_eq!(
+        view["credentials"],
+        json!(["access_token", "refresh_token"])
+    );
+    assert!(view["token_expires_at"].is_string(), "{view}");
+    let (_, svc) = api.get("/api/v1/services/prov").await;
+    assert_eq!(svc["client_secret_set"], true);
+
+    let out = call_api(api, &mock, "/api/data").await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(mock.api_requests(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let host = connected(dir.path(), &mock).await;
+    let api = &host.api;
+    let first_refresh = mock.current_refresh_token().unwrap();
+
+    // Reactive: the provider expired the token early; the API answers 401, the host
+    // refreshes once and retries.
+    mock.expire_access_tokens();
+    let out = call_api(api, &mock, "/api/data").await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(mock.token_requests("refresh_token"), 1);
+    assert_ne!(
+        mock.current_refresh_token().unwrap(),
+        first_refresh,
+        "rotated"
+    );
+
+    // Proactive: a short-lived token is refreshed before use, without a 401.
+    mock.set_config(|c| c.access_ttl = Some(Duration::from_secs(2)));
+    mock.expire_access_tokens();
+    let out = call_api(api, &mock, "/api/data").await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(mock.token_requests("refresh_token"), 2);
+    let api_before = mock.api_requests();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let out = call_api(api, &mock, "/api/data").await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(
+        mock.token_requests("refresh_token"),
+        3,
+        "refreshed before use"
+    );
+    assert_eq!(mock.api_requests(), api_before + 1, "no 401 round trip");
+    assert!(!mock.grant_revoked());
+
+    // A provider that does not rotate keeps the old refresh token working.
+    mock.set_config(|c| {
+        c.rotate_refresh_tokens = false;
+        c.access_ttl = Some(Duration::from_secs(3600));
+    });
+    mock.expire_access_tokens();
+    assert_eq!(call_api(api, &mock, "/api/x").await["status"], 200);
+    mock.expire_access_tokens();
+    assert_eq!(call_api(api, &mock, "/api/x").await["status"], 200);
+    assert!(!mock.grant_revoked());
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_calls_with_an_expired_token_make_one_token_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let host = connected(dir.path(), &mock).await;
+    mock.set_config(|c| c.token_delay = Duration::from_millis(300));
+    mock.expire_access_tokens();
+    let calls = (0..200).map(|_| {
+        let api = host.api.clone();
+        let url = format!("{}/api/data", mock.origin());
+        tokio::spawn(async move {
+            api.invoke("fetch", &json!({"url": url, "connection": "prov_main"}))
+                .await
+        })
+    });
+    let results = futures_join(calls).await;
+    let ok = results
+        .iter()
+        .filter(|(status, out)| *status == 200 && out["status"] == 200)
+        .count();
+    assert_eq!(
+        ok,
+        200,
+        "{:?}",
+        results.iter().find(|(_, o)| o["status"] != 200)
+    );
+    assert_eq!(mock.token_requests("refresh_token"), 1);
+    assert!(!mock.grant_revoked(), "no refresh token was used twice");
+}
+
+async fn futures_join(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<(u16, Value)>>,
+) -> Vec<(u16, Value)> {
+    let mut out = Vec::new();
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_restart_during_a_refresh_keeps_the_newest_refresh_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let host = connected(dir.path(), &mock).await;
+    mock.set_config(|c| c.token_delay = Duration::from_millis(1500));
+    mock.expire_access_tokens();
+    let api = host.api.clone();
+    let url = format!("{}/api/data", mock.origin());
+    let in_flight = tokio::spawn(async move {
+        api.invoke("fetch", &json!({"url": url, "connection": "prov_main"}))
+            .await
+    });
+    while mock.token_requests("refresh_token") == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Stop while the provider is answering: the refresh finishes and is stored first.
+    let host = host.restart().await;
+    let (status, out) = in_flight.await.unwrap();
+    assert_eq!((status, &out["status"]), (200, &json!(200)), "{out}");
+    mock.set_config(|c| c.token_delay = Duration::ZERO);
+    mock.set_redirect_uri(&format!("{}/oauth/callback", host.api.base()));
+
+    // The next refresh uses the newest refresh token: the provider detects no reuse.
+    mock.expire_access_tokens();
+    assert_eq!(call_api(&host.api, &mock, "/api/data").await["status"], 200);
+    assert_eq!(mock.token_requests("refresh_token"), 2);
+    assert!(!mock.grant_revoked());
+}
+
+#[tokio::test]
+async fn invalid_grant_needs_reconnect_and_stops_refreshing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let host = connected(dir.path(), &mock).await;
+    let api = &host.api;
+    mock.revoke_grant();
+    let out = call_api(api, &mock, "/api/data").await;
+    assert_eq!(out["error"]["kind"], "needs-reconnect", "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{out}"
+    );
+    let (_, view) = api.get("/api/v1/connections/prov_main").await;
+    assert_eq!(view["status"], "needs_reconnect", "{view}");
+    assert!(
+        view["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant")
+    );
+    let (tokens, api_calls) = (mock.token_requests("refresh_token"), mock.api_requests());
+    assert_eq!(tokens, 1);
+    for _ in 0..3 {
+        let out = call_api(api, &mock, "/api/data").await;
+        assert_eq!(out["error"]["kind"], "needs-reconnect", "{out}");
+    }
+    assert_eq!(
+        mock.token_requests("refresh_token"),
+        tokens,
+        "no more refreshes"
+    );
+    assert_eq!(mock.api_requests(), api_calls, "the provider is not called");
+
+    // Connecting again restores it.
+    let start = start_connect(api, "prov_main").await;
+    assert_eq!(browser_signs_in(&start).await.0, 200);
+    assert_eq!(call_api(api, &mock, "/api/data").await["status"], 200);
+}
+
+#[tokio::test]
+async fn transient_token_endpoint_failures_back_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let host = connected(dir.path(), &mock).await;
+    let api = &host.api;
+    mock.fail_next_token_requests(10, 503);
+    mock.expire_access_tokens();
+    let out = call_api(api, &mock, "/api/data").await;
+    assert_eq!(out["error"]["kind"], "transport", "{out}");
+    assert_eq!(mock.token_requests("refresh_token"), 1);
+    // Within the back-off window the provider is left alone.
+    let out = call_api(api, &mock, "/api/data").await;
+    assert_eq!(out["error"]["kind"], "transport", "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("next try"),
+        "{out}"
+    );
+    assert_eq!(mock.token_requests("refresh_token"), 1);
+    let (_, view) = api.get("/api/v1/connections/prov_main").await;
+    assert_eq!(
+        view["status"], "connected",
+        "a transient failure is not a revocation"
+    );
+}
+
+#[tokio::test]
+async fn bad_states_browsers_and_denied_consent_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let host = connected(dir.path(), &mock).await;
+    let api = &host.api;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = api.base();
+
+    // Unknown state.
+    let r = http
+        .get(format!("{base}/oauth/callback?state=nope&code=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("unknown or was already used")
+    );
+
+    // A state replayed after its flow completed.
+    let start = start_connect(api, "prov_main").await;
+    let r = http.get(&start).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let provider = r.headers()["location"].to_str().unwrap().to_owned();
+    let r = http.get(&provider).send().await.unwrap();
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    // Another browser (no cookie) cannot complete it ...
+    let r = http.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("not started in this browser")
+    );
+    // ... and that attempt used the state up.
+    let r = http
+        .get(&back)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("already used"));
+    // The start link works once.
+    let start = start_connect(api, "prov_main").await;
+    assert_eq!(http.get(&start).send().await.unwrap().status(), 302);
+    let r = http.get(&start).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    // A wrong redirect URI is refused by the provider: nothing comes back.
+    mock.set_redirect_uri("https://elsewhere.example/cb");
+    let start = start_connect(api, "prov_main").await;
+    let r = http.get(&start).send().await.unwrap();
+    let provider = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(http.get(&provider).send().await.unwrap().status(), 400);
+    mock.set_redirect_uri(&format!("{base}/oauth/callback"));
+
+    // Denied consent: the page says so and the connection records why.
+    mock.set_config(|c| c.deny_consent = true);
+    let start = start_connect(api, "prov_main").await;
+    let (status, page) = browser_signs_in(&start).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("access_denied"), "{page}");
+    let (_, view) = api.get("/api/v1/connections/prov_main").await;
+    assert!(
+        view["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("access_denied"),
+        "{view}"
+    );
+    assert_eq!(
+        view["status"], "connected",
+        "the earlier tokens still stand"
+    );
+    assert_eq!(
+        mock.token_requests("authorization_code"),
+        1,
+        "no code was exchanged"
+    );
+}
+
+#[tokio::test]
+async fn client_credentials_connect_without_a_browser_and_renew() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(OAuthConfig {
+        client_auth: ClientAuth::Body,
+        ..provider_config()
+    })
+    .await;
+    let host = TestHost::start(dir.path()).await;
+    let api = &host.api;
+    api.deploy_ok("fetch", FETCH, "").await;
+    api.create_service(&service(
+        "machine",
+        &mock,
+        "client_credentials",
+        "request_body",
+    ))
+    .await;
+    api.create_connection("prov_main", "machine", &json!({}))
+        .await;
+    let (status, out) = api
+        .post_json("/api/v1/connections/prov_main/connect", &json!({}))
+        .await;
+    assert_eq!(
+        (status, out["status"].as_str()),
+        (200, Some("connected")),
+        "{out}"
+    );
+    assert!(out.get("authorize_url").is_none());
+    assert_eq!(mock.token_requests("client_credentials"), 1);
+    api.grant("fetch", "prov_main").await;
+    assert_eq!(call_api(api, &mock, "/api/data").await["status"], 200);
+    mock.expire_access_tokens();
+    assert_eq!(call_api(api, &mock, "/api/data").await["status"], 200);
+    assert_eq!(mock.token_requests("client_credentials"), 2);
+
+    // A wrong client secret is found at connect.
+    let mut bad = service("machine2", &mock, "client_credentials", "request_body");
+    bad["client_secret"] = json!("bad-secret-CANARY-2");
+    api.create_service(&bad).await;
+    api.create_connection("bad_conn", "machine2", &json!({}))
+        .await;
+    let (status, out) = api
+        .post_json("/api/v1/connections/bad_conn/connect", &json!({}))
+        .await;
+    assert_eq!(status, 400, "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_client"),
+        "{out}"
+    );
+    assert!(!out.to_string().contains("CANARY"), "{out}");
+}
+
+#[tokio::test]
+async fn revoke_revokes_at_the_provider_and_tokens_appear_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let host = connected(dir.path(), &mock).await;
+    let api = host.api.clone();
+    let out = call_api(&api, &mock, "/api/echo").await;
+    assert_eq!(out["status"], 200, "{out}");
+    let refresh = mock.current_refresh_token().unwrap();
+    let mut seen = vec![out];
+    for path in [
+        "/api/v1/services",
+        "/api/v1/services/prov",
+        "/api/v1/connections",
+        "/api/v1/connections/prov_main",
+        "/api/v1/connections/prov_main/activity",
+        "/api/v1/functions/fetch/logs",
+    ] {
+        seen.push(api.get(path).await.1);
+    }
+    let echoed = seen[0]["body"].as_str().unwrap().to_owned();
+    assert!(echoed.contains("[redacted]"), "{echoed}");
+    for v in &seen {
+        let text = v.to_string();
+        assert!(
+            !has_token(&text, "at-") && !text.contains(&refresh),
+            "token leaked: {text}"
+        );
+        assert!(
+            !text.contains(CLIENT_SECRET),
+            "client secret leaked: {text}"
+        );
+    }
+
+    let (status, view) = api
+        .post("/api/v1/connections/prov_main/revoke", vec![])
+        .await;
+    assert_eq!(
+        (status, view["status"].as_str()),
+        (200, Some("revoked")),
+        "{view}"
+    );
+    assert_eq!(
+        mock.revocations(),
+        vec![(refresh.clone(), Some("refresh_token".to_owned()))]
+    );
+    assert!(mock.grant_revoked());
+    let logs = captured_logs();
+    assert!(!logs.contains(&refresh) && !logs.contains(CLIENT_SECRET));
+
+    host.running.stop().await.unwrap();
+    let mut raw = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        raw.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    for needle in [refresh.as_bytes(), CLIENT_SECRET.as_bytes()] {
+        assert!(!raw.windows(needle.len()).any(|w| w == needle));
+    }
+}
+
+/// Whether `text` holds a mock token: `prefix` and 43 base64url characters.
+fn has_token(text: &str, prefix: &str) -> bool {
+    text.match_indices(prefix).any(|(i, _)| {
+        let rest = &text[i + prefix.len()..];
+        rest.len() >= 43
+            && rest[..43]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
