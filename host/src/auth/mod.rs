@@ -82,8 +82,8 @@ fn default_scope_delimiter() -> String {
 }
 
 /// A service's auth type and its (non-secret) fields, as the seeds list them. Client and
-/// consumer secrets are sealed apart from this record. Only `api_key` and `basic` are
-/// accepted by this release; the others are stored shapes for the OAuth and AWS releases.
+/// consumer secrets are sealed apart from this record. `oauth1` is a stored shape for
+/// the OAuth 1.0a release; the others are accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]

@@ -951,10 +951,18 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("--password-stdin"), "{e}");
-        let e = connect_body("oauth2", "x", flags(&[], None, None), &mut empty)
+        // oauth2 takes no values: the body is empty and the host answers with the link
+        // to open in a browser.
+        let body = connect_body("oauth2", "x", flags(&[], None, None), &mut empty).unwrap();
+        assert_eq!(body.body, json!({}));
+        let e = connect_body("oauth2", "x", flags(&["a=b"], None, None), &mut empty)
             .err()
             .unwrap();
         assert!(e.to_string().contains("oauth2"), "{e}");
+        let e = connect_body("oauth1", "x", flags(&[], None, None), &mut empty)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("oauth1"), "{e}");
 
         let mut stdin = &b"pa ss\n"[..];
         let body = connect_body(

@@ -62,6 +62,25 @@ struct ServeArgs {
     /// Largest memory limit a function may be deployed with, in MiB.
     #[arg(long, default_value_t = 512)]
     max_memory_mib: u32,
+    /// The URL browsers reach this host at (behind a proxy, or not on localhost); OAuth
+    /// providers send users back to {public-url}/oauth/callback. Default: http:// and the
+    /// listening address.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL", value_parser = parse_public_url)]
+    public_url: Option<String>,
+}
+
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let url = url::Url::parse(s)
+        .map_err(|e| format!("`{s}` is not a URL like https://switchboard.example.com: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("`{s}` must be an http(s) URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!(
+            "`{s}` must not have a query, fragment or user info"
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// Where the host is and how to authenticate.
@@ -227,6 +246,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.runtime.max_concurrency = args.max_concurrency;
     config.runtime.max_memory_mib = args.max_memory_mib;
     config.master_key = std::env::var(crate::server::MASTER_KEY_ENV).ok();
+    config.public_url = args.public_url.clone();
     let key_from_env = config.master_key.is_some();
     let host = Host::open(config).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -249,6 +269,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!(
         "  admin token: {} (the CLI reads it from there)",
         paths.admin_token.display()
+    );
+    println!(
+        "  OAuth redirect URI: {}/oauth/callback (register it at OAuth providers; --public-url changes it)",
+        args.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
     );
     if args.allow_private_networks {
         tracing::warn!(
@@ -287,6 +313,21 @@ mod tests {
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn public_urls_are_checked() {
+        assert_eq!(
+            parse_public_url("https://sb.example.com/").unwrap(),
+            "https://sb.example.com"
+        );
+        assert_eq!(
+            parse_public_url("https://example.com/switchboard/").unwrap(),
+            "https://example.com/switchboard"
+        );
+        for bad in ["sb.example.com", "ftp://x", "https://x/?a=1", "https://u@x"] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

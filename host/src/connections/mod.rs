@@ -402,7 +402,7 @@ fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> {
             return Err(bad(
                 "unsupported_auth_type",
                 format!(
-                    "auth type `{}` is not available in this release; use `api_key` or `basic`",
+                    "auth type `{}` is not available in this release; use `api_key`, `basic`, `oauth2` or `aws_sigv4`",
                     other.type_name()
                 ),
             ));

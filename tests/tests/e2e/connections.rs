@@ -627,11 +627,29 @@ async fn bad_definitions_and_values_are_refused_with_a_reason() {
         (
             {
                 let mut d = good.clone();
-                d["auth"] = json!({"type": "oauth2", "client_id": "c", "access_token_url": "https://a/t", "grant_type": "client_credentials"});
+                d["auth"] = json!({"type": "oauth1", "consumer_key": "c", "request_token_url": "https://a/r", "authorize_url": "https://a/a", "access_token_url": "https://a/t", "param_type": "header"});
                 d
             },
             "unsupported_auth_type",
-            "oauth2",
+            "oauth1",
+        ),
+        (
+            {
+                let mut d = good.clone();
+                d["auth"] = json!({"type": "oauth2", "client_id": "c", "access_token_url": "https://a/t", "grant_type": "authorization_code"});
+                d
+            },
+            "invalid_service",
+            "authorize_url",
+        ),
+        (
+            {
+                let mut d = good.clone();
+                d["client_secret"] = json!("s");
+                d
+            },
+            "invalid_service",
+            "client_secret",
         ),
         (
             {
