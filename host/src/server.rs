@@ -42,6 +42,8 @@ pub struct ServeConfig {
     pub outbound: OutboundConfig,
     /// Function service settings.
     pub app: AppConfig,
+    /// How long an OAuth authorization may take, from connect to callback.
+    pub oauth_flow_ttl: std::time::Duration,
     /// The URL browsers reach the host at (`--public-url`), for the OAuth redirect URI
     /// `{public_url}/oauth/callback`; `None`: `http://` and the listening address.
     pub public_url: Option<String>,
@@ -60,6 +62,7 @@ impl ServeConfig {
             app: AppConfig::default(),
             master_key: None,
             public_url: None,
+            oauth_flow_ttl: crate::connections::FLOW_TTL,
         }
     }
 }
@@ -284,6 +287,7 @@ impl Host {
         if let Some(url) = &config.public_url {
             connections.set_public_url(url);
         }
+        connections.set_flow_ttl(config.oauth_flow_ttl);
         let runtime = Arc::new(
             Runtime::new(config.runtime.clone(), outbound)?.with_connections(connections.clone()),
         );

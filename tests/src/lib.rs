@@ -36,6 +36,8 @@ pub struct HostOptions {
     pub allow_private_networks: bool,
     /// Concurrency slots.
     pub max_concurrency: u32,
+    /// How long an OAuth sign-in may take (default 10 minutes).
+    pub oauth_flow_ttl: Option<std::time::Duration>,
 }
 
 impl Default for HostOptions {
@@ -43,6 +45,7 @@ impl Default for HostOptions {
         Self {
             allow_private_networks: true,
             max_concurrency: 16,
+            oauth_flow_ttl: None,
         }
     }
 }
@@ -100,6 +103,9 @@ impl TestHost {
         config.outbound.allow_private_networks = opts.allow_private_networks;
         config.runtime.max_concurrency = opts.max_concurrency;
         config.runtime.max_memory_mib = 256;
+        if let Some(ttl) = opts.oauth_flow_ttl {
+            config.oauth_flow_ttl = ttl;
+        }
         let running = server::spawn(config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("host starts");

@@ -23,7 +23,7 @@ use crate::store::{
     SecretChange, SecretString, ServiceRecord, Store,
 };
 pub use audit::KEEP_PER_CONNECTION;
-pub use oauth::{FLOW_COOKIE, FlowError};
+pub use oauth::{FLOW_COOKIE, FLOW_TTL, FlowError};
 pub use template::fill_url;
 
 /// Longest display name, in characters.
@@ -281,6 +281,8 @@ pub struct Connections {
     http: reqwest::Client,
     /// `--public-url`: where the provider sends the browser back.
     public_url: RwLock<Option<String>>,
+    /// How long an authorization may take (10 minutes; shorter in tests).
+    flow_ttl: RwLock<std::time::Duration>,
     /// One token refresh per connection at a time.
     refresh_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Connection id → (failures in a row, no token request before).
@@ -692,6 +694,7 @@ impl Connections {
             sealer,
             http,
             public_url: RwLock::new(None),
+            flow_ttl: RwLock::new(oauth::FLOW_TTL),
             refresh_locks: std::sync::Mutex::new(HashMap::new()),
             backoff: std::sync::Mutex::new(HashMap::new()),
             snapshot: RwLock::new(Arc::new(snapshot)),
@@ -704,6 +707,15 @@ impl Connections {
     pub fn set_public_url(&self, url: &str) {
         *self.public_url.write().expect("lock poisoned") =
             Some(url.trim_end_matches('/').to_owned());
+    }
+
+    /// Sets how long an OAuth authorization may take, from connect to callback.
+    pub fn set_flow_ttl(&self, ttl: std::time::Duration) {
+        *self.flow_ttl.write().expect("lock poisoned") = ttl;
+    }
+
+    fn flow_ttl(&self) -> std::time::Duration {
+        *self.flow_ttl.read().expect("lock poisoned")
     }
 
     /// The OAuth redirect URI to register at providers, once the public URL is known.

@@ -305,7 +305,7 @@ impl Connections {
             link: entry.record.link_name.clone(),
             created_by: actor.to_owned(),
             created_at_ms: now,
-            expires_at_ms: now + FLOW_TTL.as_millis() as u64,
+            expires_at_ms: now + self.flow_ttl().as_millis() as u64,
             authorize_url,
             redirect_uri: redirect_uri.clone(),
             verifier_sealed: hex::encode(

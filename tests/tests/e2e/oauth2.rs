@@ -565,3 +565,66 @@ fn has_token(text: &str, prefix: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     })
 }
+
+#[tokio::test]
+async fn an_expired_state_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let host = TestHost::start_with(
+        dir.path(),
+        switchboard_tests::HostOptions {
+            oauth_flow_ttl: Some(Duration::from_millis(800)),
+            ..Default::default()
+        },
+    )
+    .await;
+    mock.set_redirect_uri(&format!("{}/oauth/callback", host.api.base()));
+    let api = &host.api;
+    api.create_service(&service("prov", &mock, "authorization_code", "basic"))
+        .await;
+    api.create_connection("prov_main", "prov", &json!({})).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Opened too late.
+    let start = start_connect(api, "prov_main").await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let r = http.get(&start).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("expired"));
+
+    // Came back too late.
+    let start = start_connect(api, "prov_main").await;
+    let r = http.get(&start).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let provider = r.headers()["location"].to_str().unwrap().to_owned();
+    let back = http.get(&provider).send().await.unwrap().headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let r = http
+        .get(&back)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("expired"));
+    assert_eq!(
+        mock.token_requests("authorization_code"),
+        0,
+        "no code was exchanged"
+    );
+    let (_, view) = api.get("/api/v1/connections/prov_main").await;
+    assert_eq!(view["status"], "not_connected");
+}
