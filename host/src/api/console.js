@@ -21,6 +21,9 @@ const AUTH_LABELS = {
   oauth2: 'OAuth 2',
   aws_sigv4: 'AWS Signature v4',
 };
+/** Auth types this console can create and connect (OAuth arrives later). */
+const AVAILABLE_AUTH = ['api_key', 'basic', 'aws_sigv4'];
+const AWS_NAME = /^[a-z0-9-]{1,64}$/;
 const PARAM_TYPES = [
   ['query', 'Query string'],
   ['form', 'Form data'],
@@ -151,21 +154,32 @@ async function api(method, path, { json, body, contentType, full, tokenOverride 
 /** An inline error area for one form; `show(err)` fills it, `clear()` hides it. */
 function errorSlot() {
   const el = h('div', { class: 'form-error', role: 'alert', hidden: true });
-  return {
+  const slot = {
     el,
+    /** `api` for an answer of the API, `client` for a check made here. */
+    kind: null,
     show(err) {
-      el.replaceChildren(
-        h('span', { class: 'form-error-title' }, err.code ? 'Not done: ' : 'Error: '),
+      slot.kind = err.code ? 'api' : 'client';
+      el.replaceChildren();
+      add(el,
+        h('span', { class: 'form-error-title' }, err.code ? 'Not done: ' : 'Check: '),
         h('span', { class: 'form-error-message' }, err.message || String(err)),
-        err.code ? h('code', { class: 'form-error-code' }, err.code) : null,
-      );
+        err.code ? h('code', { class: 'form-error-code' }, err.code) : null);
       el.hidden = false;
     },
     clear() {
+      slot.kind = null;
       el.hidden = true;
       el.replaceChildren();
     },
+    /** Clears a client-side message as soon as the form is edited. */
+    watch(form) {
+      form.addEventListener('input', () => {
+        if (slot.kind === 'client') slot.clear();
+      });
+    },
   };
+  return slot;
 }
 
 let toastTimer;
@@ -382,7 +396,21 @@ async function connectDialog(conn) {
     return field(label, input, { hint, required: true });
   };
   let content;
-  if (auth.type === 'api_key') {
+  if (auth.type === 'oauth2') return oauthConnect(conn, service);
+  if (!AVAILABLE_AUTH.includes(auth.type)) {
+    toast(`${AUTH_LABELS[auth.type] || auth.type} connections are connected with the CLI for now.`);
+    return null;
+  }
+  if (auth.type === 'aws_sigv4') {
+    const id = h('input', { type: 'text', name: 'access_key_id', autocomplete: 'off', spellcheck: 'false', autofocus: true, required: true, maxlength: 128 });
+    const token = h('input', { type: 'password', name: 'session_token', autocomplete: 'off', spellcheck: 'false', maxlength: 8192 });
+    content = [
+      h('p', {}, `AWS credentials for ${service.display_name} (${auth.service}, ${auth.region}). Sealed on the host; requests are signed there.`),
+      field('Access key id', id, { required: true }),
+      secret('Secret access key', 'secret_access_key', null, false),
+      field('Session token', token, { hint: 'Only for temporary credentials.' }),
+    ];
+  } else if (auth.type === 'api_key') {
     content = [
       h('p', {}, `Enter the values ${service.display_name} gave you. They are sealed on the host and never shown again.`),
       auth.params.map((p, i) => secret(p.display_name, `value:${p.name}`,
@@ -407,11 +435,40 @@ async function connectDialog(conn) {
       if (auth.type === 'api_key') {
         body = { values: {} };
         for (const p of auth.params) body.values[p.name] = data.get(`value:${p.name}`);
+      } else if (auth.type === 'aws_sigv4') {
+        body = { access_key_id: data.get('access_key_id').trim(), secret_access_key: data.get('secret_access_key') };
+        if (data.get('session_token')) body.session_token = data.get('session_token');
       } else {
         body = { username: data.get('username'), password: data.get('password') };
       }
       const view = await api('POST', `/connections/${enc(conn.link_name)}/connect`, { json: body });
       toast(`${view.display_name} is connected.`);
+      return view;
+    },
+  });
+}
+
+/**
+ * OAuth 2 (services made with the CLI or the API for now): the host answers an
+ * `authorize_url` (its own /oauth/start) for the authorization-code grant, where the
+ * browser goes to sign in at the provider; client credentials connect at once.
+ */
+function oauthConnect(conn, service) {
+  const interactive = service.auth.grant_type !== 'client_credentials';
+  const verb = conn.status === 'not_connected' ? 'Connect' : 'Reconnect';
+  return dialog({
+    title: `${verb} ${conn.display_name}`,
+    content: h('p', {}, interactive
+      ? `You will sign in at ${service.display_name} and allow access; the provider then sends this browser back to the host, which finishes the connection. Come back to this page afterwards.`
+      : `The host asks ${service.display_name} for a token now (client credentials).`),
+    submitLabel: interactive ? 'Continue to sign in' : verb,
+    onSubmit: async () => {
+      const view = await api('POST', `/connections/${enc(conn.link_name)}/connect`, { json: {} });
+      if (view.authorize_url) {
+        window.location.assign(view.authorize_url);
+      } else {
+        toast(`${view.display_name} is connected.`);
+      }
       return view;
     },
   });
@@ -801,7 +858,7 @@ function serviceFields(existing, { categories = [], onDynamicChange } = {}) {
   const name = textField('Service name', { name: 'service_display_name', value: def.display_name, required: true, hint: 'Up to 50 characters.' });
   const link = linkNameField('Service link name', { value: def.link_name, readonly: editing, source: name.input });
   const authOptions = Object.entries(AUTH_LABELS).map(([v, l]) =>
-    [v, v === 'api_key' || v === 'basic' ? l : `${l} (coming later)`, { disabled: v !== 'api_key' && v !== 'basic' }]);
+    [v, AVAILABLE_AUTH.includes(v) ? l : `${l} (${v === 'oauth2' ? 'with the CLI or API for now' : 'coming later'})`, { disabled: !AVAILABLE_AUTH.includes(v) && v !== def.auth.type }]);
   const auth = selectField('Authentication type', authOptions, {
     name: 'auth_type', value: def.auth.type, disabled: editing,
     hint: editing ? 'The authentication type never changes.' : 'As the API\'s documentation says.',
@@ -818,7 +875,7 @@ function serviceFields(existing, { categories = [], onDynamicChange } = {}) {
       h('input', { type: 'text', 'aria-label': `Actual parameter ${n}`, 'data-k': 'name', value: p.name, readonly: locked, placeholder: 'api_key', autocomplete: 'off', spellcheck: 'false', maxlength: 100 }),
       h('input', { type: 'text', 'aria-label': `Parameter display name ${n}`, 'data-k': 'display_name', value: p.display_name, placeholder: 'API key', autocomplete: 'off', maxlength: 50 }),
       locked
-        ? h('span', { class: 'lock', title: 'Parameters are never removed' }, 'kept')
+        ? h('span', { class: 'lock', title: 'A saved parameter is never removed' }, 'saved')
         : h('button', {
           type: 'button', class: 'btn small icon', 'aria-label': `Remove parameter ${n}`,
           onclick: () => {
@@ -842,12 +899,19 @@ function serviceFields(existing, { categories = [], onDynamicChange } = {}) {
       onclick: () => addParamRow().querySelector('input').focus(),
     }, '+ Add parameter'));
   const basicBox = h('div', { class: 'callout' }, 'Basic: connecting asks for a username and a password, sent as Authorization: Basic. Nothing to configure here.');
+  const awsService = textField('AWS service', { name: 'aws_service', value: def.auth.service || '', required: true, maxlength: 64, placeholder: 's3', hint: 'The service requests are signed for: s3, sqs, execute-api…' });
+  const awsRegion = textField('AWS region', { name: 'aws_region', value: def.auth.region || '', required: true, maxlength: 64, placeholder: 'us-east-1', hint: 'Lower-case letters, digits and -.' });
+  const awsBox = h('fieldset', { class: 'sub' },
+    h('legend', {}, 'AWS Signature Version 4'),
+    h('p', { class: 'hint' }, 'Connecting asks for an access key id, a secret access key and, for temporary credentials, a session token. Every request is signed by the host. Leave the API origins empty to use AWS\'s endpoint for the service and region.'),
+    h('div', { class: 'two' }, awsService, awsRegion));
   const showAuth = () => {
     apiKeyBox.hidden = auth.input.value !== 'api_key';
     basicBox.hidden = auth.input.value !== 'basic';
+    awsBox.hidden = auth.input.value !== 'aws_sigv4';
+    originsField.querySelector('.req').hidden = auth.input.value === 'aws_sigv4';
   };
   auth.input.addEventListener('change', showAuth);
-  showAuth();
 
   // Dynamic parameters.
   const dynRows = h('div', { class: 'rows-edit' });
@@ -890,9 +954,10 @@ function serviceFields(existing, { categories = [], onDynamicChange } = {}) {
   category.append(h('datalist', { id: listId }, categories.map((c) => h('option', { value: c }))));
   const description = h('textarea', { name: 'description', rows: 2, maxlength: 1000, value: def.description || '' });
 
+  showAuth();
   const element = h('div', { class: 'service-fields' },
     h('div', { class: 'two' }, name, link),
-    auth, apiKeyBox, basicBox, dynBox, originsField,
+    auth, apiKeyBox, basicBox, awsBox, dynBox, originsField,
     h('div', { class: 'two' }, category, field('Description', description)));
 
   const rowsOf = (box) => [...box.children].map((row) => {
@@ -923,13 +988,23 @@ function serviceFields(existing, { categories = [], onDynamicChange } = {}) {
           if (!p.name || !p.display_name) problems.push([paramRows.children[i]?.querySelector('input'), `API key parameter ${i + 1}: give both the actual parameter and its display name.`]);
         });
         authDef = { type, params };
+      } else if (type === 'aws_sigv4') {
+        for (const f of [awsService, awsRegion]) {
+          const v = f.input.value.trim();
+          const problem = AWS_NAME.test(v) ? '' : (v ? '1 to 64 lower-case letters, digits and -.' : 'Required.');
+          f.setError(problem);
+          if (problem) problems.push([f.input, `${f.querySelector('label').firstChild.textContent}: ${problem}`]);
+        }
+        authDef = { type, service: awsService.input.value.trim(), region: awsRegion.input.value.trim() };
+      } else if (!AVAILABLE_AUTH.includes(type)) {
+        authDef = def.auth; // kept as it is (edited with the CLI until the console supports it)
       }
       const dyn = rowsOf(dynRows).filter((p) => p.key || p.display_name || p.pattern).map((p) => ({
         key: p.key, display_name: p.display_name, ...(p.pattern ? { pattern: p.pattern } : {}),
       }));
       const originList = origins.value.split('\n').map((s) => s.trim()).filter(Boolean);
       originsField.setError('');
-      if (!originList.length) {
+      if (!originList.length && type !== 'aws_sigv4') {
         originsField.setError('At least one origin.');
         problems.push([origins, 'API origins: at least one, like https://api.example.com.']);
       }
@@ -1041,7 +1116,8 @@ async function pageNewConnection(page, query) {
       f.input.dataset.key = p.key;
       return f;
     }));
-    chosen.replaceChildren(current === 'pick'
+    chosen.replaceChildren();
+    add(chosen, current === 'pick'
       ? (selected ? ['Service: ', h('strong', {}, selected.display_name), ` (${AUTH_LABELS[selected.auth.type]})`] : 'Pick a service above.')
       : 'Service: the custom service described above.');
   }
@@ -1056,6 +1132,7 @@ async function pageNewConnection(page, query) {
   const form = h('form', { class: 'card create-form', method: 'post', novalidate: true },
     tablist, panels.pick, panels.custom, details, slot.el,
     h('div', { class: 'actions' }, submit, linkButton('#/connections', 'Cancel')));
+  slot.watch(form);
 
   function selectTab(id) {
     current = id;
@@ -1185,12 +1262,16 @@ async function pageService(page, link) {
         definitionList([
           ['Link name', h('code', {}, service.link_name)],
           ['Authentication', AUTH_LABELS[a.type] || a.type],
+          a.type === 'aws_sigv4' ? ['AWS service', h('code', {}, a.service)] : null,
+          a.type === 'aws_sigv4' ? ['AWS region', h('code', {}, a.region)] : null,
           a.type === 'api_key' ? ['Parameters', h('ul', { class: 'plain' }, a.params.map((p) =>
             h('li', {}, h('code', {}, p.name), ` — ${p.display_name} (${PARAM_TYPES.find(([t]) => t === p.param_type)?.[1] ?? p.param_type})`)))] : null,
           ['Dynamic parameters', service.dynamic_params.length
             ? h('ul', { class: 'plain' }, service.dynamic_params.map((p) => h('li', {}, h('code', {}, `{${p.key}}`), ` — ${p.display_name}`, p.pattern ? [' ', h('code', {}, p.pattern)] : '')))
             : h('span', { class: 'muted' }, 'none')],
-          ['API origins', h('ul', { class: 'plain' }, service.api_origins.map((o) => h('li', {}, h('code', {}, o))))],
+          ['API origins', service.api_origins.length
+            ? h('ul', { class: 'plain' }, service.api_origins.map((o) => h('li', {}, h('code', {}, o))))
+            : h('span', { class: 'muted' }, a.type === 'aws_sigv4' ? 'AWS\'s endpoint for the service and region' : 'none')],
           ['Category', service.category || h('span', { class: 'muted' }, '—')],
           ['Description', service.description || h('span', { class: 'muted' }, '—')],
           ['Created', [time(service.created_at), ` by ${service.created_by}`]],
@@ -1220,6 +1301,7 @@ async function pageServiceForm(page, link) {
       `Saving any change revokes every connection of this service (${n} now): their credentials are erased and they must be connected again. The link name and the authentication type never change; API-key parameters can be added or edited, not removed.`) : null,
     fields.element, slot.el,
     h('div', { class: 'actions' }, submit, linkButton(existing ? `#/services/${enc(existing.link_name)}` : '#/services', 'Cancel')));
+  slot.watch(form);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     let def;
@@ -1252,7 +1334,7 @@ function deployForm({ fixedName, onDeployed, current }) {
   const slot = errorSlot();
   const nameField = fixedName ? null : linkNameField('Function name', { dashes: true, hint: 'A lower-case letter, then lower-case letters, digits, _ or -; at most 50.' });
   const file = h('input', { type: 'file', name: 'wasm', accept: '.wasm,application/wasm', class: 'file-input' });
-  const chosen = h('span', { class: 'file-chosen', 'aria-live': 'polite' }, 'No file chosen.');
+  const chosen = h('span', { class: 'file-chosen', 'aria-live': 'polite' });
   const fileField = field('Component (.wasm)', file, { hint: 'A WebAssembly component built for wasm32-wasip2; at most 32 MiB.' });
   // The drop zone wraps the (labelled, keyboard-reachable) file input.
   const zone = h('div', { class: 'dropzone' });
@@ -1260,7 +1342,7 @@ function deployForm({ fixedName, onDeployed, current }) {
   add(zone, [h('span', { class: 'dropzone-text' }, 'Drop a .wasm component here, or choose one:'), file, chosen]);
   const showFile = () => {
     const f = file.files[0];
-    chosen.textContent = f ? `${f.name} (${bytes(f.size)})` : 'No file chosen.';
+    chosen.textContent = f ? `Chosen: ${f.name} (${bytes(f.size)})` : '';
     if (f && nameField && !nameField.input.value) {
       nameField.input.value = suggestLink(f.name.replace(/\.wasm$/i, ''), { dashes: true });
       nameField.check();
@@ -1301,6 +1383,7 @@ function deployForm({ fixedName, onDeployed, current }) {
       field('Allowed hosts', hosts, { hint: 'One origin per line, reachable by invoke_url without a connection. Connections bring their own API origins.' })),
     slot.el,
     h('div', { class: 'actions' }, submit));
+  slot.watch(form);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     slot.clear();
