@@ -220,6 +220,16 @@ pub(super) struct StartQuery {
 
 /// The page the OAuth endpoints answer with: what happened and what to do next.
 fn flow_page(status: StatusCode, title: &str, detail: &str) -> Response {
+    flow_page_to(status, title, detail, "/", "Back to the console")
+}
+
+fn flow_page_to(
+    status: StatusCode,
+    title: &str,
+    detail: &str,
+    back: &str,
+    back_text: &str,
+) -> Response {
     fn escape(s: &str) -> String {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -230,9 +240,11 @@ fn flow_page(status: StatusCode, title: &str, detail: &str) -> Response {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
          <meta name=\"viewport\" content=\"width=device-width\"></head>\
          <body style=\"font-family:system-ui;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
-         <h1>{t}</h1><p>{d}</p><p><a href=\"/\">Back to the console</a></p></body></html>",
+         <h1>{t}</h1><p>{d}</p><p><a href=\"{b}\">{bt}</a></p></body></html>",
         t = escape(title),
-        d = escape(detail)
+        d = escape(detail),
+        b = escape(back),
+        bt = escape(back_text),
     );
     (
         status,
@@ -283,6 +295,11 @@ pub(super) struct CallbackQuery {
     code: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// OAuth 1: the authorized request token and the verifier.
+    oauth_token: Option<String>,
+    oauth_verifier: Option<String>,
+    /// OAuth 1 providers that say "no" this way (Twitter): the refused request token.
+    denied: Option<String>,
 }
 
 /// `GET /oauth/callback`: the provider sends the browser back here.
@@ -309,20 +326,31 @@ pub(super) async fn oauth_callback(
     let error = q
         .error
         .as_deref()
-        .map(|e| (e, q.error_description.as_deref()));
+        .map(|e| (e, q.error_description.as_deref()))
+        .or_else(|| {
+            q.denied
+                .as_ref()
+                .map(|_| ("access_denied", Some("the user denied access")))
+        });
+    let oauth1 = crate::connections::CallbackParams {
+        oauth_token: q.oauth_token.as_deref(),
+        oauth_verifier: q.oauth_verifier.as_deref(),
+    };
     match s
         .app
         .connections()
-        .oauth_callback(&state, q.code.as_deref(), error, cookie.as_deref())
+        .oauth_callback(&state, q.code.as_deref(), error, cookie.as_deref(), oauth1)
         .await
     {
-        Ok(view) => flow_page(
+        Ok(view) => flow_page_to(
             StatusCode::OK,
             "Connected",
             &format!(
                 "Connection `{}` ({}) is connected. You can close this page.",
                 view.link_name, view.display_name
             ),
+            &format!("/#/connections/{}", view.link_name),
+            "Open the connection in the console",
         ),
         Err(e) => flow_page(StatusCode::BAD_REQUEST, "Sign-in failed", &e.0),
     }

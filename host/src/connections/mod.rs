@@ -5,6 +5,7 @@
 
 mod audit;
 mod oauth;
+mod oauth1;
 mod template;
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,6 +25,7 @@ use crate::store::{
 };
 pub use audit::KEEP_PER_CONNECTION;
 pub use oauth::{FLOW_COOKIE, FLOW_TTL, FlowError};
+pub use oauth1::CallbackParams;
 pub use template::fill_url;
 
 /// Longest display name, in characters.
@@ -282,7 +284,7 @@ pub struct Connections {
     /// `--public-url`: where the provider sends the browser back.
     public_url: RwLock<Option<String>>,
     /// How long an authorization may take (10 minutes; shorter in tests).
-    flow_ttl: RwLock<std::time::Duration>,
+    flow_ttl: RwLock<Duration>,
     /// One token refresh per connection at a time.
     refresh_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Connection id → (failures in a row, no token request before).
@@ -400,15 +402,7 @@ fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> {
             aws_sigv4::check_scope(service, region).map_err(invalid)?;
         }
         AuthConfig::OAuth2 { .. } => oauth::check_service(def).map_err(invalid)?,
-        other => {
-            return Err(bad(
-                "unsupported_auth_type",
-                format!(
-                    "auth type `{}` is not available in this release; use `api_key`, `basic`, `oauth2` or `aws_sigv4`",
-                    other.type_name()
-                ),
-            ));
-        }
+        AuthConfig::OAuth1 { .. } => oauth1::check_service(def).map_err(invalid)?,
     }
     if let Some(secret) = &def.client_secret {
         if !matches!(
@@ -694,7 +688,7 @@ impl Connections {
             sealer,
             http,
             public_url: RwLock::new(None),
-            flow_ttl: RwLock::new(oauth::FLOW_TTL),
+            flow_ttl: RwLock::new(FLOW_TTL),
             refresh_locks: std::sync::Mutex::new(HashMap::new()),
             backoff: std::sync::Mutex::new(HashMap::new()),
             snapshot: RwLock::new(Arc::new(snapshot)),
@@ -710,11 +704,11 @@ impl Connections {
     }
 
     /// Sets how long an OAuth authorization may take, from connect to callback.
-    pub fn set_flow_ttl(&self, ttl: std::time::Duration) {
+    pub fn set_flow_ttl(&self, ttl: Duration) {
         *self.flow_ttl.write().expect("lock poisoned") = ttl;
     }
 
-    fn flow_ttl(&self) -> std::time::Duration {
+    fn flow_ttl(&self) -> Duration {
         *self.flow_ttl.read().expect("lock poisoned")
     }
 
@@ -1060,6 +1054,25 @@ impl Connections {
                 ),
             )
         })?;
+        if let AuthConfig::OAuth1 { .. } = &service.auth {
+            if req.values.is_some()
+                || req.username.is_some()
+                || req.password.is_some()
+                || req.access_key_id.is_some()
+                || req.secret_access_key.is_some()
+                || req.session_token.is_some()
+            {
+                return Err(bad(
+                    "invalid_credentials",
+                    "this is an oauth1 service: connect takes no values (the provider issues the tokens)",
+                ));
+            }
+            let authorize_url = self.start_oauth1(&e, &service, actor).await?;
+            return Ok(ConnectOutcome {
+                connection: self.show_connection(link)?,
+                authorize_url: Some(authorize_url),
+            });
+        }
         if let AuthConfig::OAuth2 { grant_type, .. } = &service.auth {
             if req.values.is_some() || req.username.is_some() || req.password.is_some() {
                 return Err(bad(
@@ -1403,7 +1416,21 @@ impl Connections {
                 "connection `{link}` cannot be used (its service was deleted); connect it again"
             )));
         };
-        let credential = Credential::new(&service.auth, &credentials).map_err(|e| {
+        let service_secret = match &service.auth {
+            AuthConfig::OAuth1 { .. } => self.consumer_secret(service).map_err(|e| {
+                tracing::error!(connection = link, error = %e, "the consumer secret does not open");
+                BrokerError::NeedsReconnect(format!(
+                    "connection `{link}`'s service has a consumer secret that cannot be read; set it again"
+                ))
+            })?,
+            _ => None,
+        };
+        let credential = Credential::with_service_secret(
+            &service.auth,
+            &credentials,
+            service_secret.as_ref(),
+        )
+        .map_err(|e| {
             tracing::error!(connection = link, error = %e, "credentials do not fit the service");
             BrokerError::NeedsReconnect(format!(
                 "connection `{link}` has credentials that do not fit its service; connect it again"
