@@ -295,11 +295,6 @@ pub(super) struct CallbackQuery {
     code: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
-    /// OAuth 1: the authorized request token and the verifier.
-    oauth_token: Option<String>,
-    oauth_verifier: Option<String>,
-    /// OAuth 1 providers that say "no" this way (Twitter): the refused request token.
-    denied: Option<String>,
 }
 
 /// `GET /oauth/callback`: the provider sends the browser back here.
@@ -326,20 +321,11 @@ pub(super) async fn oauth_callback(
     let error = q
         .error
         .as_deref()
-        .map(|e| (e, q.error_description.as_deref()))
-        .or_else(|| {
-            q.denied
-                .as_ref()
-                .map(|_| ("access_denied", Some("the user denied access")))
-        });
-    let oauth1 = crate::connections::CallbackParams {
-        oauth_token: q.oauth_token.as_deref(),
-        oauth_verifier: q.oauth_verifier.as_deref(),
-    };
+        .map(|e| (e, q.error_description.as_deref()));
     match s
         .app
         .connections()
-        .oauth_callback(&state, q.code.as_deref(), error, cookie.as_deref(), oauth1)
+        .oauth_callback(&state, q.code.as_deref(), error, cookie.as_deref())
         .await
     {
         Ok(view) => flow_page_to(

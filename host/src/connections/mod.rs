@@ -5,7 +5,6 @@
 
 mod audit;
 mod oauth;
-mod oauth1;
 mod template;
 
 use std::collections::{BTreeMap, HashMap};
@@ -25,7 +24,6 @@ use crate::store::{
 };
 pub use audit::KEEP_PER_CONNECTION;
 pub use oauth::{FLOW_COOKIE, FLOW_TTL, FlowError};
-pub use oauth1::CallbackParams;
 pub use template::fill_url;
 
 /// Longest display name, in characters.
@@ -402,7 +400,15 @@ fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> {
             aws_sigv4::check_scope(service, region).map_err(invalid)?;
         }
         AuthConfig::OAuth2 { .. } => oauth::check_service(def).map_err(invalid)?,
-        AuthConfig::OAuth1 { .. } => oauth1::check_service(def).map_err(invalid)?,
+        other => {
+            return Err(bad(
+                "unsupported_auth_type",
+                format!(
+                    "auth type `{}` is not available in this release; use `api_key`, `basic`, `oauth2` or `aws_sigv4`",
+                    other.type_name()
+                ),
+            ));
+        }
     }
     if let Some(secret) = &def.client_secret {
         if !matches!(
@@ -1054,25 +1060,6 @@ impl Connections {
                 ),
             )
         })?;
-        if let AuthConfig::OAuth1 { .. } = &service.auth {
-            if req.values.is_some()
-                || req.username.is_some()
-                || req.password.is_some()
-                || req.access_key_id.is_some()
-                || req.secret_access_key.is_some()
-                || req.session_token.is_some()
-            {
-                return Err(bad(
-                    "invalid_credentials",
-                    "this is an oauth1 service: connect takes no values (the provider issues the tokens)",
-                ));
-            }
-            let authorize_url = self.start_oauth1(&e, &service, actor).await?;
-            return Ok(ConnectOutcome {
-                connection: self.show_connection(link)?,
-                authorize_url: Some(authorize_url),
-            });
-        }
         if let AuthConfig::OAuth2 { grant_type, .. } = &service.auth {
             if req.values.is_some() || req.username.is_some() || req.password.is_some() {
                 return Err(bad(
@@ -1416,21 +1403,7 @@ impl Connections {
                 "connection `{link}` cannot be used (its service was deleted); connect it again"
             )));
         };
-        let service_secret = match &service.auth {
-            AuthConfig::OAuth1 { .. } => self.consumer_secret(service).map_err(|e| {
-                tracing::error!(connection = link, error = %e, "the consumer secret does not open");
-                BrokerError::NeedsReconnect(format!(
-                    "connection `{link}`'s service has a consumer secret that cannot be read; set it again"
-                ))
-            })?,
-            _ => None,
-        };
-        let credential = Credential::with_service_secret(
-            &service.auth,
-            &credentials,
-            service_secret.as_ref(),
-        )
-        .map_err(|e| {
+        let credential = Credential::new(&service.auth, &credentials).map_err(|e| {
             tracing::error!(connection = link, error = %e, "credentials do not fit the service");
             BrokerError::NeedsReconnect(format!(
                 "connection `{link}` has credentials that do not fit its service; connect it again"
