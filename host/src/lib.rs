@@ -10,6 +10,7 @@
 //! - [`api`]: the HTTP API under `/api/v1` and the error mapping.
 //! - [`app`]: operations on functions; the in-memory table of loaded versions.
 //! - [`runtime`]: wasmtime engine, compile/load, per-call store and limits.
+//! - [`catalog`]: the default services (one embedded TOML file each) and service search.
 //! - [`connections`]: services, connections, grants, the audit trail; resolves a
 //!   connection for the runtime from an in-memory snapshot.
 //! - [`outbound`]: the one HTTP client, origin policy, redirects, private-network guard,
@@ -22,6 +23,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod connections;
 pub mod names;

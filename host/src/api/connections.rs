@@ -44,10 +44,6 @@ fn parse_secret<T: DeserializeOwned>(body: &Bytes, example: &str) -> Result<T, A
 
 const SERVICE_EXAMPLE: &str = r#"{"link_name": "acme", "display_name": "Acme", "auth": {"type": "api_key", "params": [{"name": "api_key", "display_name": "API key", "param_type": "header"}]}, "api_origins": ["https://api.acme.example"]}"#;
 
-pub(super) async fn list_services(State(s): State<ApiState>) -> Response {
-    Json(serde_json::json!({ "services": s.app.connections().list_services() })).into_response()
-}
-
 pub(super) async fn create_service(
     State(s): State<ApiState>,
     body: Bytes,
@@ -295,6 +291,11 @@ pub(super) struct CallbackQuery {
     code: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// OAuth 1: the authorized request token and the verifier.
+    oauth_token: Option<String>,
+    oauth_verifier: Option<String>,
+    /// OAuth 1 providers that say "no" this way (Twitter): the refused request token.
+    denied: Option<String>,
 }
 
 /// `GET /oauth/callback`: the provider sends the browser back here.
@@ -321,11 +322,20 @@ pub(super) async fn oauth_callback(
     let error = q
         .error
         .as_deref()
-        .map(|e| (e, q.error_description.as_deref()));
+        .map(|e| (e, q.error_description.as_deref()))
+        .or_else(|| {
+            q.denied
+                .as_ref()
+                .map(|_| ("access_denied", Some("the user denied access")))
+        });
+    let oauth1 = crate::connections::CallbackParams {
+        oauth_token: q.oauth_token.as_deref(),
+        oauth_verifier: q.oauth_verifier.as_deref(),
+    };
     match s
         .app
         .connections()
-        .oauth_callback(&state, q.code.as_deref(), error, cookie.as_deref())
+        .oauth_callback(&state, q.code.as_deref(), error, cookie.as_deref(), oauth1)
         .await
     {
         Ok(view) => flow_page_to(

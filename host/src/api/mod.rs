@@ -2,6 +2,7 @@
 //! console's static page at `/`. Handlers are thin: they parse, call [`App`],
 //! and [`ApiError`] is the one place errors become HTTP responses.
 
+mod catalog;
 mod connections;
 mod console;
 mod error;
@@ -85,7 +86,12 @@ pub fn router(app: Arc<App>, token: AdminToken, max_component_bytes: usize) -> R
         )
         .route(
             "/services",
-            get(connections::list_services).post(connections::create_service),
+            get(catalog::list_services).post(connections::create_service),
+        )
+        .route("/services/categories", get(catalog::categories))
+        .route(
+            "/services/{link}/client",
+            axum::routing::put(catalog::set_client),
         )
         .route(
             "/services/{link}",

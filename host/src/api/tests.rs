@@ -385,3 +385,341 @@ async fn the_console_and_its_assets_are_open_and_locked_down() {
     let (status, body) = f.call("GET", "/console.jsx", None, vec![]).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
 }
+
+// ---- default services (the catalogue) ----
+
+async fn fixture_with_public_url() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServeConfig::new(dir.path());
+    config.runtime.max_concurrency = 4;
+    config.runtime.max_memory_mib = 64;
+    config.public_url = Some("https://switchboard.example".into());
+    let host = Host::open(config).await.unwrap();
+    Fixture {
+        router: host.router(),
+        token: host.token().secret().to_owned(),
+        _dir: dir,
+    }
+}
+
+fn links(body: &serde_json::Value) -> Vec<String> {
+    body["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["link_name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn default_services_are_listed_searched_and_filtered() {
+    let f = fixture().await;
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/services",
+            json_body(serde_json::json!({
+                "link_name": "intranet", "display_name": "Intranet wiki",
+                "auth": {"type": "basic"}, "category": "productivity",
+                "description": "Our own GitLab-backed wiki",
+                "api_origins": ["https://wiki.acme.example"],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let (status, all) = f.authed("GET", "/api/v1/services", vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let all = all["services"].as_array().unwrap().clone();
+    assert!(all.len() > 80, "{}", all.len());
+    let github = all.iter().find(|s| s["link_name"] == "github").unwrap();
+    assert_eq!(github["kind"], "default");
+    assert_eq!(github["id"], "default_github");
+    assert_eq!(github["created_by"], "catalog");
+    assert_eq!(github["auth"]["type"], "oauth2");
+    assert_eq!(github["auth"]["client_id"], "");
+    assert_eq!(github["client_secret_set"], false);
+    assert!(github["docs_url"].as_str().unwrap().starts_with("https://"));
+
+    let (_, body) = f
+        .authed("GET", "/api/v1/services?kind=custom", vec![])
+        .await;
+    assert_eq!(links(&body), ["intranet"]);
+    assert!(body["services"][0]["docs_url"].is_null());
+    let (_, body) = f
+        .authed("GET", "/api/v1/services?kind=default", vec![])
+        .await;
+    assert_eq!(links(&body).len(), all.len() - 1);
+
+    // q: link name, display name, category or description, case-insensitive.
+    let (_, body) = f.authed("GET", "/api/v1/services?q=GiT", vec![]).await;
+    let found = links(&body);
+    for l in ["github", "gitlab", "intranet"] {
+        assert!(found.contains(&l.to_owned()), "{l} not in {found:?}");
+    }
+    let (_, body) = f
+        .authed("GET", "/api/v1/services?q=git&kind=default", vec![])
+        .await;
+    assert!(!links(&body).contains(&"intranet".to_owned()));
+    let (_, body) = f.authed("GET", "/api/v1/services?q=soql", vec![]).await;
+    assert_eq!(links(&body), ["salesforce"]);
+    let (_, body) = f
+        .authed("GET", "/api/v1/services?category=CRM", vec![])
+        .await;
+    let crm = body["services"].as_array().unwrap();
+    assert!(crm.len() >= 5);
+    assert!(crm.iter().all(|s| s["category"] == "crm"));
+    let (_, body) = f
+        .authed(
+            "GET",
+            "/api/v1/services?q=zoho&category=crm&kind=default",
+            vec![],
+        )
+        .await;
+    assert_eq!(links(&body), ["zoho_crm"]);
+    let (_, body) = f
+        .authed("GET", "/api/v1/services?q=no-such-thing-anywhere", vec![])
+        .await;
+    assert_eq!(links(&body), Vec::<String>::new());
+
+    for (uri, says) in [
+        ("/api/v1/services?kind=mine", "`kind`"),
+        (
+            "/api/v1/services?search=x",
+            "unknown query parameter `search`",
+        ),
+    ] {
+        let (status, body) = f.authed("GET", uri, vec![]).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, "unknown_parameter"),
+            "{uri}"
+        );
+        assert!(message(&body).contains(says), "{body}");
+    }
+
+    let (status, body) = f.authed("GET", "/api/v1/services/categories", vec![]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cats = body["categories"].as_object().unwrap();
+    assert!(cats["crm"].as_u64().unwrap() >= 5);
+    let total: u64 = cats.values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total as usize, all.len());
+    let (_, body) = f
+        .authed("GET", "/api/v1/services/categories?kind=custom", vec![])
+        .await;
+    assert_eq!(body["categories"], serde_json::json!({"productivity": 1}));
+}
+
+#[tokio::test]
+async fn default_services_are_read_only() {
+    let f = fixture().await;
+    let (_, stripe) = f.authed("GET", "/api/v1/services/stripe", vec![]).await;
+    assert_eq!(stripe["kind"], "default");
+    let mut def = stripe.clone();
+    for k in [
+        "id",
+        "kind",
+        "docs_url",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "connections",
+        "client_secret_set",
+    ] {
+        def.as_object_mut().unwrap().remove(k);
+    }
+    def["display_name"] = "My Stripe".into();
+    let (status, body) = f
+        .authed("PUT", "/api/v1/services/stripe", json_body(def.clone()))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "read_only"),
+        "{body}"
+    );
+    assert!(message(&body).contains("create a custom service"), "{body}");
+    let (status, body) = f.authed("DELETE", "/api/v1/services/github", vec![]).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "read_only")
+    );
+    let (status, body) = f
+        .authed("POST", "/api/v1/services", json_body(def.clone()))
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict"));
+    assert!(message(&body).contains("default service"), "{body}");
+    // Under another link name it is an ordinary custom service.
+    def["link_name"] = "my_stripe".into();
+    let (status, body) = f.authed("POST", "/api/v1/services", json_body(def)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["kind"], "custom");
+
+    // A Basic default service is connected like a custom one.
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/connections",
+            json_body(serde_json::json!({
+                "link_name": "zd", "display_name": "Zendesk", "service": "zendesk_token",
+                "params": {"subdomain": "acme"},
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["api_origins"],
+        serde_json::json!(["https://acme.zendesk.com"])
+    );
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/connections",
+            json_body(serde_json::json!({
+                "link_name": "zd2", "display_name": "Zendesk", "service": "zendesk_token",
+                "params": {"subdomain": "evil.com/#"},
+            })),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_param"),
+        "{body}"
+    );
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/connections/zd/connect",
+            json_body(serde_json::json!({"username": "ada@acme.example/token", "password": "t"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "connected");
+    let (_, body) = f
+        .authed("GET", "/api/v1/services/zendesk_token", vec![])
+        .await;
+    assert_eq!(body["connections"], 1);
+}
+
+#[tokio::test]
+async fn default_oauth_services_take_the_operators_client() {
+    let f = fixture_with_public_url().await;
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/connections",
+            json_body(serde_json::json!({
+                "link_name": "gh", "display_name": "GitHub", "service": "github",
+                "scopes": ["repo", "read:user"],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = f
+        .authed("POST", "/api/v1/connections/gh/connect", b"{}".to_vec())
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "client_not_configured"),
+        "{body}"
+    );
+    assert!(
+        message(&body).contains("switchboard service client github --client-id"),
+        "{body}"
+    );
+
+    // Malformed bodies and the wrong kinds of service; the secret is never echoed.
+    for (uri, sent, want) in [
+        (
+            "/api/v1/services/github/client",
+            serde_json::json!({"client_id": "id", "client_secret": 7, "x": "canary"}),
+            "invalid_body",
+        ),
+        (
+            "/api/v1/services/github/client",
+            serde_json::json!({"client_id": "has space", "client_secret": "canary"}),
+            "invalid_body",
+        ),
+        (
+            "/api/v1/services/stripe/client",
+            serde_json::json!({"client_id": "id", "client_secret": "canary"}),
+            "invalid_service",
+        ),
+    ] {
+        let (status, body) = f.authed("PUT", uri, json_body(sent)).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, want),
+            "{body}"
+        );
+        assert!(!body.to_string().contains("canary"), "{body}");
+    }
+    let (status, _) = f
+        .authed(
+            "PUT",
+            "/api/v1/services/nope/client",
+            json_body(serde_json::json!({"client_id": "id", "client_secret": "s"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, body) = f
+        .authed(
+            "PUT",
+            "/api/v1/services/github/client",
+            json_body(serde_json::json!({"client_id": "Iv1.cafe", "client_secret": "cs-canary"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["auth"]["client_id"], "Iv1.cafe");
+    assert_eq!(body["client_secret_set"], true);
+    assert_eq!(body["revoked_connections"], serde_json::json!([]));
+    assert!(!body.to_string().contains("cs-canary"));
+
+    let (status, body) = f
+        .authed("POST", "/api/v1/connections/gh/connect", b"{}".to_vec())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let start = body["authorize_url"].as_str().unwrap();
+    let path = start
+        .strip_prefix("https://switchboard.example")
+        .unwrap_or_else(|| panic!("{start}"));
+    let response = f
+        .router
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(
+        location.as_str().split('?').next().unwrap(),
+        "https://github.com/login/oauth/authorize"
+    );
+    let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], "Iv1.cafe");
+    assert_eq!(q["scope"], "repo read:user");
+    assert_eq!(
+        q["redirect_uri"],
+        "https://switchboard.example/oauth/callback"
+    );
+    assert!(!location.as_str().contains("cs-canary"));
+
+    // The same client again changes nothing; another client revokes the connections.
+    let same =
+        json_body(serde_json::json!({"client_id": "Iv1.cafe", "client_secret": "cs-canary"}));
+    let (_, body) = f
+        .authed("PUT", "/api/v1/services/github/client", same)
+        .await;
+    assert_eq!(body["revoked_connections"], serde_json::json!([]));
+    let (status, body) = f
+        .authed(
+            "PUT",
+            "/api/v1/services/github/client",
+            json_body(serde_json::json!({"client_id": "Iv1.beef", "client_secret": "other"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["revoked_connections"], serde_json::json!(["gh"]));
+    let (_, body) = f.authed("GET", "/api/v1/connections/gh", vec![]).await;
+    assert_eq!(body["status"], "revoked");
+}

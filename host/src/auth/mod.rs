@@ -7,6 +7,7 @@ mod api_key;
 pub mod aws_sigv4;
 mod basic;
 pub mod oauth;
+pub mod oauth1;
 mod redact;
 
 use std::collections::BTreeMap;
@@ -82,8 +83,7 @@ fn default_scope_delimiter() -> String {
 }
 
 /// A service's auth type and its (non-secret) fields, as the seeds list them. Client and
-/// consumer secrets are sealed apart from this record. `oauth1` is a stored shape for
-/// the OAuth 1.0a release; the others are accepted.
+/// consumer secrets are sealed apart from this record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -212,6 +212,14 @@ pub enum Credentials {
     /// OAuth 2 tokens.
     #[serde(rename = "oauth2")]
     OAuth2(oauth::Tokens),
+    /// OAuth 1.0a token credentials (the consumer secret is sealed with the service).
+    #[serde(rename = "oauth1")]
+    OAuth1 {
+        /// `oauth_token`.
+        token: SecretString,
+        /// `oauth_token_secret`.
+        token_secret: SecretString,
+    },
 }
 
 impl Credentials {
@@ -227,6 +235,7 @@ impl Credentials {
                 }
                 names
             }
+            Credentials::OAuth1 { .. } => vec!["token".into(), "token_secret".into()],
             Credentials::AwsSigv4 { session_token, .. } => {
                 let mut names = vec!["access_key_id".into(), "secret_access_key".into()];
                 if session_token.is_some() {
@@ -260,6 +269,8 @@ enum Placement {
     },
     /// AWS SigV4: the whole request is signed, last.
     AwsSigv4(Box<aws_sigv4::Signer>),
+    /// OAuth 1.0a: the whole request is signed, last.
+    OAuth1(Box<oauth1::Signer>),
 }
 
 /// What outbound needs to send a request with a connection's credentials: the
@@ -283,6 +294,19 @@ impl Credential {
     /// The sealed credentials do not fit the service (the service changed shape and the
     /// connection was not revoked; should not happen) — the message names no value.
     pub fn new(auth: &AuthConfig, credentials: &Credentials) -> Result<Self, ApplyError> {
+        Self::with_service_secret(auth, credentials, None)
+    }
+
+    /// [`Credential::new`] for auth types that also need the service's own secret (the
+    /// OAuth 1 consumer secret, sealed with the service rather than the connection).
+    ///
+    /// # Errors
+    /// As [`Credential::new`]; an `oauth1` service without its consumer secret.
+    pub fn with_service_secret(
+        auth: &AuthConfig,
+        credentials: &Credentials,
+        service_secret: Option<&SecretString>,
+    ) -> Result<Self, ApplyError> {
         let placements = match (auth, credentials) {
             (AuthConfig::ApiKey { params }, Credentials::ApiKey { values }) => {
                 api_key::placements(params, values)?
@@ -304,6 +328,32 @@ impl Credential {
                 secret_access_key,
                 session_token.as_ref(),
             )?))],
+            (
+                AuthConfig::OAuth1 {
+                    consumer_key,
+                    param_type,
+                    signature_method,
+                    ..
+                },
+                Credentials::OAuth1 {
+                    token,
+                    token_secret,
+                },
+            ) => {
+                let consumer_secret = service_secret.ok_or_else(|| {
+                    ApplyError(
+                        "the service has no consumer secret (`client_secret`); set it, then connect again"
+                            .into(),
+                    )
+                })?;
+                vec![Placement::OAuth1(Box::new(oauth1::Signer::new(
+                    consumer_key,
+                    consumer_secret,
+                    Some((token, token_secret)),
+                    *signature_method,
+                    *param_type,
+                )))]
+            }
             (AuthConfig::OAuth2 { .. }, Credentials::OAuth2(tokens)) => {
                 let mut value =
                     HeaderValue::from_str(&format!("Bearer {}", tokens.access_token.expose()))
@@ -333,6 +383,14 @@ impl Credential {
                 Placement::AwsSigv4(signer) => {
                     for secret in signer.secrets() {
                         redactor.add(secret.expose().as_bytes());
+                    }
+                }
+                Placement::OAuth1(signer) => {
+                    for secret in signer.secrets() {
+                        redactor.add(secret.expose().as_bytes());
+                    }
+                    if let Some(sig) = signer.plaintext_signature() {
+                        redactor.add(sig.as_bytes());
                     }
                 }
             }
@@ -392,6 +450,7 @@ impl Credential {
                     )));
                 }
                 Placement::AwsSigv4(signer) => signer.check_url(url)?,
+                Placement::OAuth1(_) => oauth1::Signer::check_request(url, body)?,
                 _ => {}
             }
         }
@@ -424,6 +483,7 @@ impl Credential {
                 Placement::AwsSigv4(signer) => {
                     signer.sign(method, url, headers, body.as_deref())?;
                 }
+                Placement::OAuth1(signer) => signer.sign(method, url, headers, body)?,
             }
         }
         Ok(())

@@ -239,7 +239,10 @@ impl Drop for NoEcho {
 
 /// Reads one line from `input` for `what`, without its line ending. Prompts on the
 /// terminal (with echo off) when standard input is one.
-fn read_secret_line(input: &mut impl BufRead, what: &str) -> anyhow::Result<Zeroizing<String>> {
+pub(super) fn read_secret_line(
+    input: &mut impl BufRead,
+    what: &str,
+) -> anyhow::Result<Zeroizing<String>> {
     let _no_echo = if std::io::stdin().is_terminal() {
         eprint!("{what}: ");
         let _ = std::io::stderr().flush();
@@ -394,10 +397,10 @@ fn connect_body(
             secrets.push(password);
             Ok(ConnectBody { body, secrets })
         }
-        "oauth2" => {
+        kind @ ("oauth1" | "oauth2") => {
             if !flags.values.is_empty() || flags.username.is_some() || flags.password.is_some() {
                 bail!(
-                    "{link} is an oauth2 connection: connect takes no values; the provider issues the tokens"
+                    "{link} is an {kind} connection: connect takes no values; the provider issues the tokens"
                 );
             }
             Ok(ConnectBody {
@@ -959,7 +962,10 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("oauth2"), "{e}");
-        let e = connect_body("oauth1", "x", flags(&[], None, None), &mut empty)
+        // oauth1 likewise (the host answers with the start link).
+        let body = connect_body("oauth1", "x", flags(&[], None, None), &mut empty).unwrap();
+        assert_eq!(body.body, json!({}));
+        let e = connect_body("oauth1", "x", flags(&["a=b"], None, None), &mut empty)
             .err()
             .unwrap();
         assert!(e.to_string().contains("oauth1"), "{e}");

@@ -35,8 +35,49 @@ pub(super) enum ServiceCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// List services.
+    /// List services: the default ones (the catalogue) and custom ones, optionally
+    /// searched and filtered.
+    #[command(after_help = "Examples:
+  switchboard service list --kind default --category crm
+  switchboard service list --search mail")]
     List {
+        /// Only services whose link name, display name, category or description
+        /// contains this text (case-insensitive).
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// Only services of this category (see `switchboard service categories`).
+        #[arg(long)]
+        category: Option<String>,
+        /// Only default (catalogue) or custom services.
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Count services by category.
+    Categories {
+        /// Only default (catalogue) or custom services.
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Set the operator's OAuth client of a default OAuth service (the app registered
+    /// with the provider): its client id and secret (OAuth 1: consumer key and secret).
+    ///
+    /// The secret is read from standard input (one line) and stored sealed. Changing an
+    /// existing client revokes the service's connections.
+    #[command(after_help = "Example:
+  switchboard service client github --client-id Iv1.0123abcd --client-secret-stdin < secret.txt")]
+    Client {
+        /// Link name of the default service.
+        link: String,
+        /// Client id (OAuth 1: consumer key).
+        #[arg(long, value_name = "ID")]
+        client_id: String,
+        /// Read the client secret (OAuth 1: consumer secret) from standard input.
+        #[arg(long, required = true)]
+        client_secret_stdin: bool,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -126,6 +167,24 @@ pub(super) struct CreateFlags {
     /// Description (free text, at most 1000 characters).
     #[arg(long, conflicts_with = "file")]
     description: Option<String>,
+}
+
+/// `--kind` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum KindArg {
+    /// Pre-configured services of the catalogue (read-only).
+    Default,
+    /// Services created on this host.
+    Custom,
+}
+
+impl KindArg {
+    fn api_name(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Custom => "custom",
+        }
+    }
 }
 
 /// `--auth` values.
@@ -327,6 +386,24 @@ fn print_service(s: &Value) {
     println!("link name:    {}", text_or_dash(&s["link_name"]));
     println!("display name: {}", text_or_dash(&s["display_name"]));
     println!("kind:         {}", text_or_dash(&s["kind"]));
+    if s["kind"] == "default" {
+        println!("docs:         {}", text_or_dash(&s["docs_url"]));
+        let auth = &s["auth"];
+        if auth["type"] == "oauth2" || auth["type"] == "oauth1" {
+            let id = if auth["type"] == "oauth2" {
+                &auth["client_id"]
+            } else {
+                &auth["consumer_key"]
+            };
+            match id.as_str().filter(|i| !i.is_empty()) {
+                Some(id) => println!("oauth client: {id}"),
+                None => println!(
+                    "oauth client: not configured (switchboard service client {} --client-id ID --client-secret-stdin)",
+                    text_or_dash(&s["link_name"])
+                ),
+            }
+        }
+    }
     println!("auth type:    {}", text_or_dash(&s["auth"]["type"]));
     if s["auth"]["type"] == "aws_sigv4" {
         println!(
@@ -400,28 +477,80 @@ pub(super) async fn run(cmd: ServiceCommand) -> anyhow::Result<()> {
                 text_or_dash(&s["auth"]["type"])
             );
         }
-        ServiceCommand::List { client } => {
+        ServiceCommand::List {
+            search,
+            category,
+            kind,
+            client,
+        } => {
             let c = Client::new(&client)?;
-            let v = c.json(c.http.get(c.url("/services"))).await?;
+            let mut query: Vec<(&str, String)> = Vec::new();
+            if let Some(q) = search {
+                query.push(("q", q));
+            }
+            if let Some(cat) = category {
+                query.push(("category", cat));
+            }
+            if let Some(k) = kind {
+                query.push(("kind", k.api_name().to_owned()));
+            }
+            let filtered = !query.is_empty();
+            let v = c.json(c.http.get(c.url("/services")).query(&query)).await?;
             let services = v["services"].as_array().cloned().unwrap_or_default();
             if services.is_empty() {
-                println!("no services; create one with `switchboard service create`");
+                if filtered {
+                    println!("no services match");
+                } else {
+                    println!("no services; create one with `switchboard service create`");
+                }
                 return Ok(());
             }
             println!(
-                "{:<30} {:<8} {:>11}  {:<16} DISPLAY NAME",
-                "LINK", "AUTH", "CONNECTIONS", "CATEGORY"
+                "{:<30} {:<8} {:<10} {:>11}  {:<18} DISPLAY NAME",
+                "LINK", "KIND", "AUTH", "CONNECTIONS", "CATEGORY"
             );
             for s in services {
                 println!(
-                    "{:<30} {:<8} {:>11}  {:<16} {}",
+                    "{:<30} {:<8} {:<10} {:>11}  {:<18} {}",
                     text_or_dash(&s["link_name"]),
+                    text_or_dash(&s["kind"]),
                     text_or_dash(&s["auth"]["type"]),
                     text_or_dash(&s["connections"]),
                     text_or_dash(&s["category"]),
                     text_or_dash(&s["display_name"])
                 );
             }
+        }
+        ServiceCommand::Categories { kind, client } => {
+            let c = Client::new(&client)?;
+            let query: Vec<(&str, &str)> =
+                kind.map(|k| ("kind", k.api_name())).into_iter().collect();
+            let v = c
+                .json(c.http.get(c.url("/services/categories")).query(&query))
+                .await?;
+            let categories = v["categories"].as_object().cloned().unwrap_or_default();
+            println!("{:<24} SERVICES", "CATEGORY");
+            for (category, count) in categories {
+                println!("{category:<24} {count}");
+            }
+        }
+        ServiceCommand::Client {
+            link,
+            client_id,
+            client_secret_stdin: _,
+            client,
+        } => {
+            let secret =
+                super::connection::read_secret_line(&mut std::io::stdin().lock(), "client secret")?;
+            let c = Client::new(&client)?;
+            let v = c
+                .json(
+                    c.http
+                        .put(c.url(&format!("/services/{}/client", path_segment(&link))))
+                        .json(&json!({"client_id": client_id, "client_secret": secret.as_str()})),
+                )
+                .await?;
+            println!("set the OAuth client of {link}; {}", revoked_line(&v));
         }
         ServiceCommand::Show { link, client } => {
             let c = Client::new(&client)?;

@@ -4,7 +4,9 @@
 //! snapshot is rebuilt, under one async mutex so writes apply in order.
 
 mod audit;
+mod defaults;
 mod oauth;
+mod oauth1;
 mod template;
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,7 +25,9 @@ use crate::store::{
     SecretChange, SecretString, ServiceRecord, Store,
 };
 pub use audit::KEEP_PER_CONNECTION;
+pub use defaults::ServiceClient;
 pub use oauth::{FLOW_COOKIE, FLOW_TTL, FlowError};
+pub use oauth1::CallbackParams;
 pub use template::fill_url;
 
 /// Longest display name, in characters.
@@ -80,8 +84,10 @@ pub struct ServiceDefinition {
 pub struct ServiceView {
     /// Id.
     pub id: String,
-    /// `custom` (default services arrive with the catalogue).
+    /// `default` (from the catalogue, read-only) or `custom`.
     pub kind: &'static str,
+    /// Default services: the provider's documentation.
+    pub docs_url: Option<&'static str>,
     /// The definition.
     #[serde(flatten)]
     pub definition: ServiceDefinition,
@@ -351,7 +357,7 @@ fn check_secret_value(what: &str, value: &str) -> Result<(), AppError> {
 }
 
 /// Checks a service definition; the message says what to fix.
-fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> {
+pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> {
     let invalid = |m: String| bad("invalid_service", m);
     validate_link_name("service", &def.link_name).map_err(invalid)?;
     check_display_name("service", &def.display_name).map_err(invalid)?;
@@ -400,15 +406,7 @@ fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> {
             aws_sigv4::check_scope(service, region).map_err(invalid)?;
         }
         AuthConfig::OAuth2 { .. } => oauth::check_service(def).map_err(invalid)?,
-        other => {
-            return Err(bad(
-                "unsupported_auth_type",
-                format!(
-                    "auth type `{}` is not available in this release; use `api_key`, `basic`, `oauth2` or `aws_sigv4`",
-                    other.type_name()
-                ),
-            ));
-        }
+        AuthConfig::OAuth1 { .. } => oauth1::check_service(def).map_err(invalid)?,
     }
     if let Some(secret) = &def.client_secret {
         if !matches!(
@@ -565,11 +563,7 @@ fn filled_origins(
 
 impl Snapshot {
     fn load(store: &Store) -> Result<Self, AppError> {
-        let services: BTreeMap<String, Arc<ServiceRecord>> = store
-            .services()?
-            .into_iter()
-            .map(|s| (s.link_name.clone(), Arc::new(s)))
-            .collect();
+        let services = defaults::services(store)?;
         let mut secrets = store.secrets()?;
         let connections = store
             .connections()?
@@ -625,7 +619,8 @@ impl Snapshot {
     fn service_view(&self, s: &ServiceRecord) -> ServiceView {
         ServiceView {
             id: s.id.clone(),
-            kind: "custom",
+            kind: crate::catalog::kind(s),
+            docs_url: crate::catalog::docs_url(s),
             definition: definition(s),
             created_by: s.created_by.clone(),
             created_at: rfc3339(s.created_at_ms),
@@ -796,6 +791,7 @@ impl Connections {
         def: ServiceDefinition,
         actor: &str,
     ) -> Result<ServiceView, AppError> {
+        defaults::check_new_link(&def.link_name)?;
         let def = with_default_origins(def);
         validate_service(&def)?;
         let now = now_ms();
@@ -855,6 +851,7 @@ impl Connections {
         actor: &str,
     ) -> Result<(ServiceView, Vec<String>), AppError> {
         let old = self.service_record(link)?;
+        defaults::check_writable(&old, "edited")?;
         if old.created_by != actor {
             return Err(AppError::Forbidden(format!(
                 "only `{}`, who created service `{link}`, may edit it",
@@ -898,6 +895,7 @@ impl Connections {
     /// [`AppError::NotFound`], [`AppError::Forbidden`].
     pub async fn delete_service(&self, link: &str, actor: &str) -> Result<Vec<String>, AppError> {
         let old = self.service_record(link)?;
+        defaults::check_writable(&old, "deleted")?;
         if old.created_by != actor {
             return Err(AppError::Forbidden(format!(
                 "only `{}`, who created service `{link}`, may delete it",
@@ -966,8 +964,16 @@ impl Connections {
             connected_at_ms: None,
             revoked_at_ms: None,
         };
-        self.write(move |s| Ok(s.create_connection(&record)?))
-            .await?;
+        let default_service = crate::catalog::is_default(&service);
+        self.write(move |s| {
+            if default_service {
+                s.create_catalog_connection(&record)?;
+            } else {
+                s.create_connection(&record)?;
+            }
+            Ok(())
+        })
+        .await?;
         tracing::info!(connection = %new.link_name, service = %new.service, "connection created");
         self.show_connection(&new.link_name)
     }
@@ -1060,6 +1066,26 @@ impl Connections {
                 ),
             )
         })?;
+        defaults::check_client(&service)?;
+        if let AuthConfig::OAuth1 { .. } = &service.auth {
+            if req.values.is_some()
+                || req.username.is_some()
+                || req.password.is_some()
+                || req.access_key_id.is_some()
+                || req.secret_access_key.is_some()
+                || req.session_token.is_some()
+            {
+                return Err(bad(
+                    "invalid_credentials",
+                    "this is an oauth1 service: connect takes no values (the provider issues the tokens)",
+                ));
+            }
+            let authorize_url = self.start_oauth1(&e, &service, actor).await?;
+            return Ok(ConnectOutcome {
+                connection: self.show_connection(link)?,
+                authorize_url: Some(authorize_url),
+            });
+        }
         if let AuthConfig::OAuth2 { grant_type, .. } = &service.auth {
             if req.values.is_some() || req.username.is_some() || req.password.is_some() {
                 return Err(bad(
@@ -1403,7 +1429,21 @@ impl Connections {
                 "connection `{link}` cannot be used (its service was deleted); connect it again"
             )));
         };
-        let credential = Credential::new(&service.auth, &credentials).map_err(|e| {
+        let service_secret = match &service.auth {
+            AuthConfig::OAuth1 { .. } => self.consumer_secret(service).map_err(|e| {
+                tracing::error!(connection = link, error = %e, "the consumer secret does not open");
+                BrokerError::NeedsReconnect(format!(
+                    "connection `{link}`'s service has a consumer secret that cannot be read; set it again"
+                ))
+            })?,
+            _ => None,
+        };
+        let credential = Credential::with_service_secret(
+            &service.auth,
+            &credentials,
+            service_secret.as_ref(),
+        )
+        .map_err(|e| {
             tracing::error!(connection = link, error = %e, "credentials do not fit the service");
             BrokerError::NeedsReconnect(format!(
                 "connection `{link}` has credentials that do not fit its service; connect it again"

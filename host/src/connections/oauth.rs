@@ -21,7 +21,8 @@ use crate::auth::oauth::{OAuthClient, TokenError, Tokens};
 use crate::auth::{AuthConfig, Credentials, GrantType};
 use crate::outbound::BrokerError;
 use crate::store::{
-    ConnectionRecord, ConnectionStatus, PendingFlow, SecretChange, SecretString, ServiceRecord,
+    ConnectionRecord, ConnectionStatus, FlowKind, PendingFlow, SecretChange, SecretString,
+    ServiceRecord,
 };
 
 /// How long an authorization may take, from connect to callback.
@@ -49,7 +50,7 @@ const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
 #[error("{0}")]
 pub struct FlowError(pub String);
 
-fn random_token(bytes: usize) -> String {
+pub(super) fn random_token(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut b);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
@@ -59,7 +60,7 @@ fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-fn check_url_template(
+pub(super) fn check_url_template(
     what: &str,
     url: &str,
     declared: &[crate::store::DynamicParam],
@@ -107,6 +108,16 @@ pub(super) fn url_templates(auth: &AuthConfig) -> Vec<String> {
         .flatten()
         .cloned()
         .collect(),
+        AuthConfig::OAuth1 {
+            request_token_url,
+            authorize_url,
+            access_token_url,
+            ..
+        } => vec![
+            request_token_url.clone(),
+            authorize_url.clone(),
+            access_token_url.clone(),
+        ],
         _ => Vec::new(),
     }
 }
@@ -260,7 +271,7 @@ impl Connections {
         })
     }
 
-    fn redirect_uri(&self) -> Result<String, AppError> {
+    pub(super) fn redirect_uri(&self) -> Result<String, AppError> {
         let base = self.public_url.read().expect("lock poisoned").clone();
         base.map(|b| format!("{}/oauth/callback", b.trim_end_matches('/')))
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the host's public URL is not set")))
@@ -313,6 +324,9 @@ impl Connections {
                     .seal(state.as_bytes(), verifier.expose().as_bytes()),
             ),
             browser_hash: None,
+            kind: FlowKind::OAuth2,
+            request_token: None,
+            request_secret_sealed: None,
         };
         let store = self.store.clone();
         let s = state.clone();
@@ -361,7 +375,8 @@ impl Connections {
     }
 
     /// `/oauth/callback`: checks the state (single use, unexpired, same browser), then
-    /// exchanges the code and stores the tokens sealed.
+    /// exchanges the code (OAuth 2) or the verifier (OAuth 1: `oauth1` holds the
+    /// callback's `oauth_token` and `oauth_verifier`) and stores the tokens sealed.
     ///
     /// # Errors
     /// [`FlowError`] saying what went wrong (consent denied, state unknown or expired,
@@ -372,6 +387,7 @@ impl Connections {
         code: Option<&str>,
         error: Option<(&str, Option<&str>)>,
         browser: Option<&str>,
+        oauth1: super::oauth1::CallbackParams<'_>,
     ) -> Result<ConnectionView, FlowError> {
         let store = self.store.clone();
         let s = state.to_owned();
@@ -414,6 +430,9 @@ impl Connections {
                 .write(move |s| Ok(s.update_connection(&expected, &record, SecretChange::Keep)?))
                 .await;
             return Err(FlowError(why));
+        }
+        if flow.kind == FlowKind::OAuth1 {
+            return self.oauth1_callback(state, &flow, &entry, oauth1).await;
         }
         let code = code.ok_or_else(|| {
             FlowError("the provider's answer has neither a code nor an error".into())

@@ -156,6 +156,27 @@ pub struct PendingFlow {
     /// come from that browser.
     #[serde(default)]
     pub browser_hash: Option<String>,
+    /// Which protocol the flow is for (flows stored before OAuth 1 are OAuth 2).
+    #[serde(default)]
+    pub kind: FlowKind,
+    /// OAuth 1: the request token (temporary credentials identifier) the callback must
+    /// name.
+    #[serde(default)]
+    pub request_token: Option<String>,
+    /// OAuth 1: the request-token secret, sealed with the state as associated data, hex.
+    #[serde(default)]
+    pub request_secret_sealed: Option<String>,
+}
+
+/// The protocol of a [`PendingFlow`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowKind {
+    /// OAuth 2 authorization code with PKCE.
+    #[default]
+    OAuth2,
+    /// OAuth 1.0a three-legged.
+    OAuth1,
 }
 
 /// A function's permission to use a connection.
@@ -200,7 +221,7 @@ pub enum SecretChange {
 const KEY_ID: &str = "key_id";
 const AUDIT_SEQ: &str = "audit_seq";
 
-fn revoke_connections_of(
+pub(super) fn revoke_connections_of(
     tx: &WriteTransaction,
     service_id: &str,
     reason: &str,

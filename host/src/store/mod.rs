@@ -6,6 +6,7 @@
 //! without a migration. All methods block on disk I/O: call them from
 //! `tokio::task::spawn_blocking`, never from an async task directly.
 
+mod catalog;
 mod connections;
 mod seal;
 mod tables;
@@ -16,9 +17,10 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::Limits;
+pub use catalog::ServiceClientRecord;
 pub use connections::{
-    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, GrantRecord, PendingFlow,
-    SecretChange, ServiceRecord,
+    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, FlowKind, GrantRecord,
+    PendingFlow, SecretChange, ServiceRecord,
 };
 pub use seal::{MasterKey, SealError, Sealer, SecretString};
 use tables::{
@@ -192,6 +194,7 @@ impl Store {
             tx.open_table(AUDIT)?;
             tx.open_table(META)?;
             tx.open_table(OAUTH_FLOWS)?;
+            tx.open_table(tables::SERVICE_CLIENTS)?;
         }
         tx.commit()?;
         Ok(Self { db })

@@ -29,6 +29,10 @@ pub(super) const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::n
 /// OAuth `state` → JSON [`super::PendingFlow`]: an authorization flow between connect
 /// and callback, single-use, with an expiry.
 pub(super) const OAUTH_FLOWS: TableDefinition<&str, &[u8]> = TableDefinition::new("oauth_flows");
+/// Default-service id → JSON [`super::ServiceClientRecord`]: the operator's OAuth client
+/// of a default service (its secret is in `secrets` under the same id).
+pub(super) const SERVICE_CLIENTS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("service_clients");
 /// Settings of the database itself: `key_id` (the master key's id, see
 /// [`super::seal`]), `audit_seq` (the last audit sequence number, 8 bytes little-endian).
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");

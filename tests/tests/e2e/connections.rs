@@ -124,12 +124,13 @@ async fn basic_credentials_are_the_exact_header() {
     let api = &host.api;
     api.deploy_ok("fetch", FETCH, "").await;
     api.create_service(&json!({
-        "link_name": "jira", "display_name": "Jira",
+        "link_name": "jira_server", "display_name": "Jira",
         "auth": {"type": "basic"},
         "api_origins": [mock.origin()],
     }))
     .await;
-    api.create_connection("jira_main", "jira", &json!({})).await;
+    api.create_connection("jira_main", "jira_server", &json!({}))
+        .await;
     api.connect(
         "jira_main",
         &json!({"username": "ada@example.com", "password": "pw-CANARY-basic"}),
@@ -627,11 +628,11 @@ async fn bad_definitions_and_values_are_refused_with_a_reason() {
         (
             {
                 let mut d = good.clone();
-                d["auth"] = json!({"type": "oauth1", "consumer_key": "c", "request_token_url": "https://a/r", "authorize_url": "https://a/a", "access_token_url": "https://a/t", "param_type": "header"});
+                d["auth"] = json!({"type": "oauth1", "consumer_key": "c", "request_token_url": "https://a/r?oauth_x=1", "authorize_url": "https://a/a", "access_token_url": "https://a/t", "param_type": "header"});
                 d
             },
-            "unsupported_auth_type",
-            "oauth1",
+            "invalid_service",
+            "oauth_x",
         ),
         (
             {
@@ -724,7 +725,7 @@ async fn bad_definitions_and_values_are_refused_with_a_reason() {
             "{needle}: {out}"
         );
     }
-    let (_, list) = api.get("/api/v1/services").await;
+    let (_, list) = api.get("/api/v1/services?kind=custom").await;
     assert_eq!(list["services"], json!([]), "nothing was stored");
 
     api.create_service(&good).await;

@@ -7,9 +7,11 @@
 include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
 
 mod aws;
+mod catalog;
 mod connections;
 mod functions;
 mod limits;
+mod oauth1;
 mod oauth2;
 mod outbound;
 mod restart;
