@@ -544,6 +544,18 @@ fn print_connection(s: &Value) {
     println!("updated:      {}", text_or_dash(&s["updated_at"]));
     println!("connected:    {}", text_or_dash(&s["connected_at"]));
     println!("revoked:      {}", text_or_dash(&s["revoked_at"]));
+    if let Some(history) = s["history"].as_array().filter(|h| !h.is_empty()) {
+        println!();
+        println!("history:");
+        for h in history {
+            println!(
+                "  {}  {:<15} {}",
+                text_or_dash(&h["time"]),
+                h["event"].as_str().unwrap_or_default(),
+                h["reason"].as_str().unwrap_or_default()
+            );
+        }
+    }
     if let Some(snippet) = s["snippet"].as_str() {
         println!();
         println!(

@@ -196,6 +196,9 @@ pub struct ConnectionView {
     pub granted_scopes: Vec<String>,
     /// OAuth 2: when the access token expires (RFC 3339).
     pub token_expires_at: Option<String>,
+    /// Status changes, oldest first: created, connected, refreshed, failed, revoked,
+    /// needs_reconnect, with times and reasons.
+    pub history: Vec<HistoryView>,
     /// Functions granted its use.
     pub granted_to: Vec<String>,
     /// Creator.
@@ -210,6 +213,17 @@ pub struct ConnectionView {
     pub revoked_at: Option<String>,
     /// Ready-to-paste SDK code.
     pub snippet: String,
+}
+
+/// One status change as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryView {
+    /// RFC 3339 with milliseconds.
+    pub time: String,
+    /// `created`, `connected`, `refreshed`, `failed`, `revoked`, `needs_reconnect`.
+    pub event: String,
+    /// Why, when there is a reason.
+    pub reason: Option<String>,
 }
 
 /// What `connect` did.
@@ -655,6 +669,15 @@ impl Snapshot {
             scopes: r.scopes.clone(),
             granted_scopes: r.granted_scopes.clone(),
             token_expires_at: oauth::token_expiry(r),
+            history: r
+                .history
+                .iter()
+                .map(|h| HistoryView {
+                    time: rfc3339(h.time_ms),
+                    event: h.event.clone(),
+                    reason: h.reason.clone(),
+                })
+                .collect(),
             granted_to: self.granted_to(&r.link_name),
             created_by: r.created_by.clone(),
             created_at: rfc3339(r.created_at_ms),
@@ -944,7 +967,7 @@ impl Connections {
         oauth::check_authorize_params(&new.authorize_params)
             .map_err(|m| bad("invalid_connection", m))?;
         let now = now_ms();
-        let record = ConnectionRecord {
+        let mut record = ConnectionRecord {
             id: random_id("con"),
             link_name: new.link_name.clone(),
             display_name: new.display_name.trim().to_owned(),
@@ -963,7 +986,9 @@ impl Connections {
             updated_at_ms: now,
             connected_at_ms: None,
             revoked_at_ms: None,
+            history: Vec::new(),
         };
+        record.record_event("created", None, now);
         let default_service = crate::catalog::is_default(&service);
         self.write(move |s| {
             if default_service {
@@ -1035,6 +1060,11 @@ impl Connections {
             if record.status != ConnectionStatus::NotConnected {
                 record.status = ConnectionStatus::Revoked;
                 record.status_reason = Some("dynamic parameters changed; connect again".into());
+                record.record_event(
+                    "revoked",
+                    Some("dynamic parameters changed; connect again"),
+                    now_ms(),
+                );
                 record.revoked_at_ms = Some(now_ms());
                 record.credential_names.clear();
                 secret = SecretChange::Erase;
@@ -1124,6 +1154,7 @@ impl Connections {
         let mut record = e.record.clone();
         record.status = ConnectionStatus::Connected;
         record.status_reason = None;
+        record.record_event("connected", None, now);
         record.credential_names = credentials.names();
         record.connected_at_ms = Some(now);
         record.updated_at_ms = now;
@@ -1150,6 +1181,7 @@ impl Connections {
         let mut record = e.record.clone();
         record.status = ConnectionStatus::Revoked;
         record.status_reason = Some("revoked by the operator; connect again to use it".into());
+        record.record_event("revoked", Some("revoked by the operator"), now);
         record.credential_names.clear();
         record.revoked_at_ms = Some(now);
         record.updated_at_ms = now;

@@ -422,13 +422,7 @@ impl Connections {
                 "the provider did not grant access ({code}{})",
                 description.map(|d| format!(": {d}")).unwrap_or_default()
             );
-            let mut record = entry.record.clone();
-            record.status_reason = Some(why.clone());
-            record.updated_at_ms = now_ms();
-            let expected = entry.record.clone();
-            let _ = self
-                .write(move |s| Ok(s.update_connection(&expected, &record, SecretChange::Keep)?))
-                .await;
+            self.note_failed(&entry, &why).await;
             return Err(FlowError(why));
         }
         if flow.kind == FlowKind::OAuth1 {
@@ -453,14 +447,33 @@ impl Connections {
         let verifier = SecretString::new(String::from_utf8_lossy(&verifier).into_owned());
         let tokens = client
             .exchange_code(&self.http, &flow.redirect_uri, code, &verifier)
-            .await
-            .map_err(|e| FlowError(format!("the provider refused the code: {e}")))?;
+            .await;
+        let tokens = match tokens {
+            Ok(t) => t,
+            Err(e) => {
+                let why = format!("the provider refused the code: {e}");
+                self.note_failed(&entry, &why).await;
+                return Err(FlowError(why));
+            }
+        };
         self.store_tokens(&entry, tokens, true)
             .await
             .map_err(|e| FlowError(e.to_string()))?;
         tracing::info!(connection = %flow.link, "connection connected through OAuth 2");
         self.show_connection(&flow.link)
             .map_err(|e| FlowError(e.to_string()))
+    }
+
+    /// Records a failed sign-in on the connection (status unchanged; the reason kept).
+    pub(super) async fn note_failed(&self, entry: &Entry, why: &str) {
+        let mut record = entry.record.clone();
+        record.status_reason = Some(why.to_owned());
+        record.updated_at_ms = now_ms();
+        record.record_event("failed", Some(why), record.updated_at_ms);
+        let expected = entry.record.clone();
+        let _ = self
+            .write(move |s| Ok(s.update_connection(&expected, &record, SecretChange::Keep)?))
+            .await;
     }
 
     /// Seals `tokens` for the connection and marks it connected, in one write that
@@ -483,6 +496,11 @@ impl Connections {
         let mut record = entry.record.clone();
         record.status = ConnectionStatus::Connected;
         record.status_reason = None;
+        record.record_event(
+            if connecting { "connected" } else { "refreshed" },
+            None,
+            now,
+        );
         record.credential_names = credentials.names();
         record.token_expires_at_ms = tokens.expires_at_ms;
         if let Some(g) = &tokens.granted_scopes {
@@ -657,6 +675,7 @@ impl Connections {
                 let mut record = entry.record.clone();
                 record.status = ConnectionStatus::NeedsReconnect;
                 record.status_reason = Some(why.clone());
+                record.record_event("needs_reconnect", Some(&why), now_ms());
                 record.credential_names.clear();
                 record.updated_at_ms = now_ms();
                 let expected = entry.record.clone();

@@ -413,6 +413,7 @@ impl Connections {
         let mut record = entry.record.clone();
         record.status = ConnectionStatus::Connected;
         record.status_reason = None;
+        record.record_event("connected", None, now);
         record.credential_names = credentials.names();
         record.token_expires_at_ms = None;
         record.granted_scopes.clear();

@@ -130,6 +130,9 @@ pub struct ConnectionRecord {
     /// Unix milliseconds of the last revocation.
     #[serde(default)]
     pub revoked_at_ms: Option<u64>,
+    /// Status changes, oldest first (at most [`MAX_HISTORY`]).
+    #[serde(default)]
+    pub history: Vec<StatusEvent>,
 }
 
 /// An OAuth authorization in progress, between `connect` and the callback.
@@ -177,6 +180,36 @@ pub enum FlowKind {
     OAuth2,
     /// OAuth 1.0a three-legged.
     OAuth1,
+}
+
+/// One change in a connection's life, for its summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    /// Unix milliseconds.
+    pub time_ms: u64,
+    /// `created`, `connected`, `refreshed`, `failed`, `revoked`, `needs_reconnect`.
+    pub event: String,
+    /// Why, when there is a reason (never a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Events kept per connection, newest last.
+pub const MAX_HISTORY: usize = 50;
+
+impl ConnectionRecord {
+    /// Appends an event to the status history (keeping the newest [`MAX_HISTORY`]).
+    pub fn record_event(&mut self, event: &str, reason: Option<&str>, now_ms: u64) {
+        self.history.push(StatusEvent {
+            time_ms: now_ms,
+            event: event.to_owned(),
+            reason: reason.map(str::to_owned),
+        });
+        if self.history.len() > MAX_HISTORY {
+            let excess = self.history.len() - MAX_HISTORY;
+            self.history.drain(..excess);
+        }
+    }
 }
 
 /// A function's permission to use a connection.
@@ -242,6 +275,7 @@ pub(super) fn revoke_connections_of(
         secrets.remove(c.id.as_str())?;
         c.status = ConnectionStatus::Revoked;
         c.status_reason = Some(reason.to_owned());
+        c.record_event("revoked", Some(reason), now_ms);
         c.credential_names.clear();
         c.revoked_at_ms = Some(now_ms);
         c.updated_at_ms = now_ms;
@@ -805,6 +839,7 @@ mod tests {
             updated_at_ms: 1,
             connected_at_ms: Some(1),
             revoked_at_ms: None,
+            history: vec![],
         }
     }
 

@@ -20,7 +20,7 @@ use crate::runtime::Limits;
 pub use catalog::ServiceClientRecord;
 pub use connections::{
     AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, FlowKind, GrantRecord,
-    PendingFlow, SecretChange, ServiceRecord,
+    MAX_HISTORY, PendingFlow, SecretChange, ServiceRecord, StatusEvent,
 };
 pub use seal::{MasterKey, SealError, Sealer, SecretString};
 use tables::{

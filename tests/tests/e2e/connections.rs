@@ -411,6 +411,20 @@ async fn editing_or_deleting_the_service_revokes_its_connections() {
     let (_, view) = api.get("/api/v1/connections/acme_prod").await;
     assert_eq!(view["status"], "revoked", "{view}");
     assert_eq!(view["credentials"], json!([]));
+    let events: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["created", "connected", "revoked"], "{view}");
+    assert!(
+        view["history"][2]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("was edited"),
+        "{view}"
+    );
     let out = fetch(api, json!({"url": url, "connection": "acme_prod"})).await;
     assert_refused(&out, "needs-reconnect");
     // The old values no longer suffice: the new parameter needs one.

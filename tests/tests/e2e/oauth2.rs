@@ -188,6 +188,24 @@ async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
     );
     assert_eq!(mock.api_requests(), api_before + 1, "no 401 round trip");
     assert!(!mock.grant_revoked());
+    let (_, view) = api.get("/api/v1/connections/prov_main").await;
+    let events: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "created",
+            "connected",
+            "refreshed",
+            "refreshed",
+            "refreshed"
+        ],
+        "{view}"
+    );
 
     // A provider that does not rotate keeps the old refresh token working.
     mock.set_config(|c| {
@@ -289,6 +307,17 @@ async fn invalid_grant_needs_reconnect_and_stops_refreshing() {
     );
     let (_, view) = api.get("/api/v1/connections/prov_main").await;
     assert_eq!(view["status"], "needs_reconnect", "{view}");
+    let events: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        ["created", "connected", "needs_reconnect"],
+        "{view}"
+    );
     assert!(
         view["status_reason"]
             .as_str()
@@ -428,6 +457,9 @@ async fn bad_states_browsers_and_denied_consent_are_refused() {
             .contains("access_denied"),
         "{view}"
     );
+    let last = view["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"], "failed", "{view}");
+    assert!(last["reason"].as_str().unwrap().contains("access_denied"));
     assert_eq!(
         view["status"], "connected",
         "the earlier tokens still stand"
