@@ -11,10 +11,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::connections::Connections;
+use crate::connections::RequirementView;
 use crate::names::validate_function_name;
+use crate::names::validate_link_name;
 use crate::outbound::{Policy, normalize_origin};
 use crate::runtime::{CallError, CallSpec, DeployError, Limits, Loaded, LogLine, Runtime};
-use crate::store::{FunctionRecord, NewVersion, Store, StoreError, VersionRecord};
+use crate::store::{FunctionRecord, NewVersion, Requirement, Store, StoreError, VersionRecord};
 
 /// Settings of the function service.
 #[derive(Debug, Clone)]
@@ -61,6 +63,9 @@ pub enum AppError {
     /// The caller may not change this (someone else's service).
     #[error("{0}")]
     Forbidden(String),
+    /// The function needs a connection it has not been given.
+    #[error("{0}")]
+    MissingConnection(String),
     /// The function ran and failed.
     #[error(transparent)]
     Call(CallError),
@@ -99,6 +104,50 @@ pub struct DeployOptions {
     pub max_requests: Option<u32>,
     /// Origins connection-less `invoke-url` may reach.
     pub allowed_hosts: Vec<String>,
+    /// Connections the function declares it needs (its manifest).
+    pub requires: Vec<Requirement>,
+}
+
+/// A function's manifest: the connections it needs.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// One entry per connection needed.
+    #[serde(default)]
+    pub connections: Vec<Requirement>,
+}
+
+/// Checks a manifest's entries; the message says which entry and what to fix.
+///
+/// # Errors
+/// A bad service link name, scope or reason, or too many entries.
+pub fn validate_requirements(requires: &[Requirement]) -> Result<(), String> {
+    if requires.len() > 20 {
+        return Err("a manifest may declare at most 20 connections".into());
+    }
+    for (i, r) in requires.iter().enumerate() {
+        validate_link_name("service", &r.service)
+            .map_err(|m| format!("manifest connection {}: {m}", i + 1))?;
+        if let Some(s) = r
+            .scopes
+            .iter()
+            .find(|s| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(format!(
+                "manifest connection {} (`{}`): scope `{s}` must be non-empty text without spaces",
+                i + 1,
+                r.service
+            ));
+        }
+        if r.why.as_ref().is_some_and(|w| w.chars().count() > 500) {
+            return Err(format!(
+                "manifest connection {} (`{}`): `why` is longer than 500 characters",
+                i + 1,
+                r.service
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A version as the API shows it.
@@ -118,6 +167,8 @@ pub struct VersionView {
     pub limits: Limits,
     /// Allowed origins for connection-less requests.
     pub allowed_hosts: Vec<String>,
+    /// Connections it declared it needs.
+    pub requires: Vec<Requirement>,
 }
 
 /// A function as the API shows it.
@@ -139,6 +190,9 @@ pub struct FunctionView {
     /// Connections it may use (only in `show`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grants: Option<Vec<String>>,
+    /// How the current version's declared connections stand (`show` and deploy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<Vec<RequirementView>>,
 }
 
 /// A log line with the call it came from.
@@ -175,6 +229,8 @@ struct Deployed {
     version: u32,
     loaded: Loaded,
     spec: CallSpec,
+    /// Connections the version declared it needs, checked before each call.
+    requires: Arc<[Requirement]>,
 }
 
 /// The function service.
@@ -216,6 +272,7 @@ fn version_view(v: VersionRecord, current: u32) -> VersionView {
         deployed_at: rfc3339(v.deployed_at_ms),
         limits: v.limits,
         allowed_hosts: v.allowed_hosts,
+        requires: v.requires,
     }
 }
 
@@ -229,6 +286,37 @@ fn function_view(f: FunctionRecord, versions: Option<Vec<VersionRecord>>) -> Fun
         updated_at: rfc3339(f.updated_at_ms),
         versions: versions.map(|vs| vs.into_iter().map(|v| version_view(v, current)).collect()),
         grants: None,
+        requirements: None,
+    }
+}
+
+/// What to do about a declared connection the function does not have.
+fn missing_message(function: &str, r: &RequirementView) -> String {
+    let why = r
+        .why
+        .as_deref()
+        .map(|w| format!(" ({w})"))
+        .unwrap_or_default();
+    let scopes = if r.scopes.is_empty() {
+        String::new()
+    } else {
+        format!(" with scopes {}", r.scopes.join(", "))
+    };
+    if r.granted.is_empty() {
+        format!(
+            "function `{function}` needs a connection of service `{service}`{scopes}{why}: create one with \
+             `switchboard connection create LINK --service {service} --name NAME --for-function {function}` \
+             and connect it, or grant an existing one with `switchboard function grant {function} --connection LINK`",
+            service = r.service
+        )
+    } else {
+        format!(
+            "function `{function}` needs a connected connection of service `{service}`{scopes}{why}; \
+             its connections of that service ({}) are not connected or lack the scopes: connect one with \
+             `switchboard connection connect LINK`",
+            r.granted.join(", "),
+            service = r.service
+        )
     }
 }
 
@@ -334,6 +422,7 @@ impl App {
         Ok(Arc::new(Deployed {
             version,
             spec: self.spec(name, &record)?,
+            requires: record.requires.clone().into(),
             loaded,
         }))
     }
@@ -359,6 +448,7 @@ impl App {
         limits
             .validate(self.runtime.config().max_memory_mib)
             .map_err(|m| bad("invalid_limits", m))?;
+        validate_requirements(&opts.requires).map_err(|m| bad("invalid_manifest", m))?;
         let mut allowed_hosts = Vec::new();
         for h in &opts.allowed_hosts {
             let origin = normalize_origin(h).map_err(|m| bad("invalid_allowed_host", m))?;
@@ -414,7 +504,9 @@ impl App {
             deployed_at_ms: now_ms(),
             limits,
             allowed_hosts,
+            requires: opts.requires,
         };
+        let requires: Arc<[Requirement]> = record.requires.clone().into();
         let spec = self.spec(name, &record)?;
         let _writes = self.writes.lock().await;
         let store = self.store.clone();
@@ -434,10 +526,14 @@ impl App {
                 version: version.version,
                 loaded,
                 spec,
+                requires: requires.clone(),
             }),
         );
         tracing::info!(function = name, version = version.version, "deployed");
-        Ok(function_view(function, Some(vec![version])))
+        let mut view = function_view(function, Some(vec![version]));
+        // Deploying says which declared connections are still missing.
+        view.requirements = Some(self.connections.requirements(name, &requires));
+        Ok(view)
     }
 
     /// Runs the current version of `name` with `input` (JSON text).
@@ -455,6 +551,15 @@ impl App {
             .ok_or_else(|| AppError::NotFound(format!("function `{name}` not found")))?;
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
             return Err(bad("invalid_input", format!("input must be JSON: {e}")));
+        }
+        if !deployed.requires.is_empty()
+            && let Some(missing) = self
+                .connections
+                .requirements(name, &deployed.requires)
+                .into_iter()
+                .find(|r| !r.satisfied)
+        {
+            return Err(AppError::MissingConnection(missing_message(name, &missing)));
         }
         let id = self.next_invocation.fetch_add(1, Ordering::Relaxed);
         let outcome = self
@@ -538,7 +643,13 @@ impl App {
         let store = self.store.clone();
         let n = name.to_owned();
         let (f, versions) = blocking(move || Ok(store.get(&n)?)).await?;
+        let current = versions
+            .iter()
+            .find(|v| v.version == f.current_version)
+            .map(|v| v.requires.clone())
+            .unwrap_or_default();
         let mut view = function_view(f, Some(versions));
+        view.requirements = Some(self.connections.requirements(name, &current));
         view.grants = Some(
             self.connections
                 .grants_of(name)

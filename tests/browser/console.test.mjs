@@ -227,12 +227,23 @@ describe('the web console', { timeout: 300_000 }, () => {
     await heading('My connections').waitFor();
     await page.getByRole('link', { name: 'Create your first connection' }).click();
     await heading('Create connection').waitFor();
-    // No service yet: the Custom service tab is open.
-    assert.equal(await page.getByRole('tab', { name: 'Custom service' }).getAttribute('aria-selected'), 'true');
-    await page.getByRole('tab', { name: 'Pick your service' }).click();
-    await page.getByText('No services yet').waitFor();
-    await page.getByRole('tab', { name: 'Pick your service' }).press('ArrowRight');
-    assert.equal(await page.getByRole('tab', { name: 'Custom service' }).getAttribute('aria-selected'), 'true');
+    // The Pick your service tab is open and lists the default services (the catalogue)
+    // by category; nothing is custom yet.
+    const pickTab = page.getByRole('tab', { name: 'Pick your service' });
+    assert.equal(await pickTab.getAttribute('aria-selected'), 'true');
+    const github = page.locator('[data-service="github"]');
+    await github.waitFor();
+    assert.match(await github.textContent(), /GitHub.*Default.*OAuth 2/);
+    assert.ok(await page.locator('.service-card').count() > 100, 'the catalogue is listed');
+    assert.equal(await page.locator('#panel-pick .badge-custom').count(), 0);
+    await page.getByRole('heading', { level: 3, name: /^Developer tools/ }).waitFor();
+    // Arrow keys move between the tabs; the Custom service tab describes a new service.
+    await pickTab.focus();
+    await pickTab.press('ArrowRight');
+    const customTab = page.getByRole('tab', { name: 'Custom service' });
+    assert.equal(await customTab.getAttribute('aria-selected'), 'true');
+    assert.ok(await customTab.evaluate((el) => el === document.activeElement), 'focus follows the tab');
+    assert.ok(await page.locator('#panel-pick').isHidden());
 
     await page.getByLabel('Service name').fill('Echo API');
     assert.equal(await page.getByLabel('Service link name').inputValue(), 'echo_api');
@@ -244,7 +255,7 @@ describe('the web console', { timeout: 300_000 }, () => {
     await page.getByLabel('Dynamic parameter display name 1').fill('API version');
     await page.getByLabel('Pattern 1 (optional)').fill('v[0-9]+');
     await page.getByLabel('API origins').fill(upstreamOrigin);
-    await page.getByLabel('Category').fill('Testing');
+    await page.getByLabel('Category', { exact: true }).fill('Testing');
     await page.getByLabel('Description').fill('A loopback upstream that records what it gets.');
 
     await page.getByLabel('Connection name').fill('Echo (main)');
@@ -328,22 +339,32 @@ describe('the web console', { timeout: 300_000 }, () => {
     assert.ok(await page.getByText('API key parameters').isHidden(), 'Basic has no fields');
     await page.getByText(/Basic: connecting asks for a username and a password/).waitFor();
     await page.getByLabel('API origins').fill('https://crm.legacy.example');
-    await page.getByLabel('Category').fill('CRM');
+    await page.getByLabel('Category', { exact: true }).fill('CRM');
     await page.getByLabel('Description').fill('The old CRM, behind Basic auth.');
     await page.getByRole('button', { name: 'Create service' }).click();
     await heading('Legacy CRM').waitFor();
     await nav('Services').click();
-    await page.getByRole('heading', { name: 'CRM' }).waitFor();
-    await page.getByRole('heading', { name: 'Testing' }).waitFor();
+    // Custom "CRM" and the catalogue's "crm" are one category.
+    await page.getByRole('heading', { level: 2, name: /^CRM/ }).waitFor();
+    await page.getByRole('heading', { level: 2, name: /^Testing/ }).waitFor();
+    assert.match(await page.locator('a[data-service="legacy_crm"]').textContent(), /Legacy CRM.*Custom/);
     await hideToast();
-    await shot('06-services');
+    await shot('06-services', { fullPage: false });
+    // The kind filter: custom services only, then default ones only.
+    await page.getByRole('radio', { name: /^Custom/ }).check();
+    await page.locator('a[data-service="github"]').waitFor({ state: 'hidden' });
+    assert.ok(await page.locator('a[data-service="echo_api"]').isVisible());
+    assert.match(await page.locator('.browser-status').textContent(), /^2 of \d+ services match/);
+    await page.getByRole('radio', { name: /^Default/ }).check();
+    await page.locator('a[data-service="echo_api"]').waitFor({ state: 'hidden' });
+    assert.ok(await page.locator('a[data-service="stripe"]').isVisible());
 
     await nav('Connections').click();
     await page.getByRole('link', { name: 'Create connection' }).click();
     await heading('Create connection').waitFor();
     assert.equal(await page.getByRole('tab', { name: 'Pick your service' }).getAttribute('aria-selected'), 'true');
     await page.getByRole('searchbox', { name: 'Search services' }).fill('legacy');
-    assert.equal(await page.locator('[data-service="echo_api"]').count(), 0, 'the search filters the services');
+    assert.ok(await page.locator('[data-service="echo_api"]').isHidden(), 'the search filters the services');
     await page.locator('[data-service="legacy_crm"]').click();
     assert.equal(await page.locator('[data-service="legacy_crm"]').getAttribute('aria-pressed'), 'true');
     await page.getByLabel('Connection name').fill('Legacy CRM (sales)');
@@ -397,6 +418,88 @@ describe('the web console', { timeout: 300_000 }, () => {
     await heading('S3 backups').waitFor();
     await page.locator('main .page-title .badge', { hasText: 'Connected' }).waitFor();
     assert.match(await page.locator('dl.details').first().textContent(), /access_key_id.*secret_access_key/);
+  });
+
+  step('finds default services on the Pick tab; a default OAuth service needs its client', async () => {
+    // Nothing here connects or calls a default service: their origins are real hosts.
+    await nav('Connections').click();
+    await heading('My connections').waitFor();
+    await page.getByRole('link', { name: 'Create connection' }).click();
+    await heading('Create connection').waitFor();
+    const search = page.getByRole('searchbox', { name: 'Search services' });
+    await search.fill('stripe');
+    const stripe = page.locator('[data-service="stripe"]');
+    await stripe.waitFor();
+    assert.match(await stripe.textContent(), /Stripe.*Default/);
+    assert.ok(await page.locator('[data-service="github"]').isHidden());
+    assert.match(await page.locator('#panel-pick .browser-status').textContent(), /^\d+ of \d+ services match/);
+    await search.fill('echo');
+    assert.match(await page.locator('[data-service="echo_api"]').textContent(), /Echo API.*Custom/);
+    await search.fill('zzz-nothing');
+    await page.getByText('No service matches.').waitFor();
+    await search.fill('');
+    await page.locator('#panel-pick').getByLabel('Filter by category').selectOption('crm');
+    await page.locator('[data-service="legacy_crm"]').waitFor();
+    assert.ok(await page.locator('[data-service="github"]').isHidden(), 'the category filter');
+    await page.locator('#panel-pick').getByLabel('Filter by category').selectOption('*');
+
+    // A default OAuth service without its client: the connection is made, connecting is refused inline.
+    await search.fill('github');
+    await page.locator('[data-service="github"]').click();
+    assert.equal(await page.locator('[data-service="github"]').getAttribute('aria-pressed'), 'true');
+    await page.getByText('GitHub has no OAuth client yet').waitFor();
+    await page.getByLabel('Connection name').fill('GitHub (ci)');
+    assert.equal(await page.getByLabel(/^Link name/).inputValue(), 'github_ci');
+    await hideToast();
+    await shot('03c-pick-default-service');
+    await page.getByRole('button', { name: 'Create and connect' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Connect GitHub (ci)' });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Continue to sign in' }).click();
+    const refused = dialog.getByRole('alert').filter({ hasText: 'client_not_configured' });
+    await refused.waitFor();
+    assert.match(await refused.textContent(), /no OAuth client yet/);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await heading('GitHub (ci)').waitFor();
+    await page.locator('main .page-title .badge', { hasText: 'Not connected' }).waitFor();
+
+    // The default service's page: read-only, its documentation, its OAuth client.
+    await page.getByRole('link', { name: 'GitHub', exact: true }).click();
+    await heading('GitHub').waitFor();
+    await page.locator('main .page-title .badge', { hasText: 'Default' }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Edit' }).count(), 0, 'no Edit');
+    assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0, 'no Delete');
+    await page.getByText('Default service, read-only.').waitFor();
+    const docs = page.getByRole('link', { name: /GitHub documentation/ });
+    assert.match(await docs.getAttribute('href'), /^https:\/\/docs\.github\.com\//);
+    assert.equal(await docs.getAttribute('target'), '_blank');
+    assert.equal(await docs.getAttribute('rel'), 'noopener noreferrer');
+    const client = page.locator('section', { has: page.getByRole('heading', { name: 'OAuth client' }) });
+    await client.getByText('No client yet').waitFor();
+    const secret = client.getByLabel('Client secret');
+    assert.equal(await secret.getAttribute('type'), 'password');
+    await client.getByLabel('Client id').fill('Iv1.canary-client');
+    await client.getByRole('button', { name: 'Set client' }).click();
+    await client.getByRole('alert').filter({ hasText: 'Client secret: required.' }).waitFor();
+    assert.ok(await secret.evaluate((el) => el === document.activeElement), 'focus moves to the missing secret');
+    await client.getByLabel('Client id').fill('not an id');
+    await secret.fill('canary-client-secret-1');
+    await client.getByRole('button', { name: 'Set client' }).click();
+    await client.getByRole('alert').filter({ hasText: 'invalid_body' }).waitFor();
+    await client.getByLabel('Client id').fill('Iv1.canary-client');
+    await client.getByRole('button', { name: 'Set client' }).click();
+    await heading('GitHub').waitFor();
+    const set = page.locator('section', { has: page.getByRole('heading', { name: 'OAuth client' }) });
+    await set.getByText('Client set').waitFor();
+    assert.match(await set.locator('.client-status').textContent(), /Iv1\.canary-client/);
+    assert.equal(await set.getByRole('button', { name: 'Replace client' }).count(), 1);
+    assert.ok(!(await page.content()).includes('canary-client-secret-1'), 'the page never holds the client secret');
+    await hideToast();
+    await shot('07b-default-service');
+
+    // A default service's edit page says it is read-only.
+    await page.goto(`${base}/#/services/github/edit`);
+    await heading('GitHub is read-only').waitFor();
   });
 
   step('deploys the fetch plugin (file input, then drag and drop), rolls back, grants the connection', async () => {

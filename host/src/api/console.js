@@ -70,6 +70,36 @@ function badge(status) {
   return h('span', { class: `badge badge-${status}` }, STATUS_LABELS[status] || status);
 }
 
+/** Category names of the catalogue are snake_case (`developer_tools`); a few are acronyms. */
+const CATEGORY_WORDS = { ai: 'AI', crm: 'CRM', hr: 'HR', ecommerce: 'E-commerce' };
+const UNCATEGORISED = 'Uncategorised';
+
+/** Services are grouped by category case-insensitively: "CRM" and "crm" are one group. */
+const categoryKey = (category) => (category ? category.trim().toLowerCase() : '');
+
+function categoryLabel(category) {
+  if (!category) return UNCATEGORISED;
+  const key = categoryKey(category);
+  if (CATEGORY_WORDS[key]) return CATEGORY_WORDS[key];
+  if (!/^[a-z0-9_]+$/.test(category)) return category; // typed by someone: as typed
+  const words = category.split('_').filter(Boolean).map((w) => CATEGORY_WORDS[w] || w);
+  const text = words.join(' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function kindBadge(kind) {
+  return h('span', { class: `badge badge-kind badge-${kind === 'default' ? 'default' : 'custom'}` },
+    kind === 'default' ? 'Default' : 'Custom');
+}
+
+const isOAuth = (type) => type === 'oauth1' || type === 'oauth2';
+
+/** A default OAuth service that cannot be connected yet: the operator has set no client. */
+const needsClient = (s) => s.kind === 'default' && isOAuth(s.auth.type) && !s.client_secret_set;
+
+/** Only web links become links (a `javascript:` value would be text). */
+const webUrl = (u) => (typeof u === 'string' && /^https?:\/\//i.test(u) ? u : null);
+
 function bytes(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
@@ -396,7 +426,7 @@ async function connectDialog(conn) {
     return field(label, input, { hint, required: true });
   };
   let content;
-  if (auth.type === 'oauth2') return oauthConnect(conn, service);
+  if (isOAuth(auth.type)) return oauthConnect(conn, service);
   if (!AVAILABLE_AUTH.includes(auth.type)) {
     toast(`${AUTH_LABELS[auth.type] || auth.type} connections are connected with the CLI for now.`);
     return null;
@@ -449,18 +479,23 @@ async function connectDialog(conn) {
 }
 
 /**
- * OAuth 2 (services made with the CLI or the API for now): the host answers an
- * `authorize_url` (its own /oauth/start) for the authorization-code grant, where the
- * browser goes to sign in at the provider; client credentials connect at once.
+ * OAuth 2 and OAuth 1.0a: the host answers an `authorize_url` (its own /oauth/start) for
+ * the authorization-code grant and OAuth 1, where the browser goes to sign in at the
+ * provider; client credentials connect at once. A default service without its OAuth
+ * client is refused by the API (`client_not_configured`), shown in the dialog.
  */
 function oauthConnect(conn, service) {
-  const interactive = service.auth.grant_type !== 'client_credentials';
+  const interactive = service.auth.type === 'oauth1' || service.auth.grant_type !== 'client_credentials';
   const verb = conn.status === 'not_connected' ? 'Connect' : 'Reconnect';
   return dialog({
     title: `${verb} ${conn.display_name}`,
-    content: h('p', {}, interactive
-      ? `You will sign in at ${service.display_name} and allow access; the provider then sends this browser back to the host, which finishes the connection. Come back to this page afterwards.`
-      : `The host asks ${service.display_name} for a token now (client credentials).`),
+    content: [
+      h('p', {}, interactive
+        ? `You will sign in at ${service.display_name} and allow access; the provider then sends this browser back to the host, which finishes the connection. Come back to this page afterwards.`
+        : `The host asks ${service.display_name} for a token now (client credentials).`),
+      needsClient(service) ? h('div', { class: 'callout warn' },
+        `${service.display_name} has no OAuth client yet: set its client id and secret on its page (Services, ${service.display_name}) first.`) : null,
+    ],
     submitLabel: interactive ? 'Continue to sign in' : verb,
     onSubmit: async () => {
       const view = await api('POST', `/connections/${enc(conn.link_name)}/connect`, { json: {} });
@@ -1026,6 +1061,134 @@ function serviceFields(existing, { categories = [], onDynamicChange } = {}) {
   };
 }
 
+// ---------------------------------------------------------------- service browser
+
+/**
+ * Default and custom services grouped by category, with a search box, a category filter
+ * and (`kindFilter`) a Default/Custom filter. Cards are built once and filtered by
+ * hiding them, so typing stays fast with the whole catalogue. With `onPick` the cards
+ * are toggle buttons (`aria-pressed`), otherwise links to the service's page.
+ */
+function serviceBrowser(services, { onPick, selected = null, kindFilter = false, headingLevel = 'h3' } = {}) {
+  const groups = new Map();
+  for (const s of services) {
+    const key = categoryKey(s.category);
+    if (!groups.has(key)) groups.set(key, { label: categoryLabel(s.category), list: [] });
+    groups.get(key).list.push(s);
+  }
+  const ordered = [...groups.entries()].sort(([a, ga], [b, gb]) =>
+    (a === '') - (b === '') || ga.label.localeCompare(gb.label));
+  const cards = [];
+  const sections = ordered.map(([key, g]) => {
+    g.list.sort((a, b) => a.display_name.localeCompare(b.display_name) || a.link_name.localeCompare(b.link_name));
+    const count = h('span', { class: 'group-count' });
+    const items = g.list.map((s) => {
+      const auth = AUTH_LABELS[s.auth.type] || s.auth.type;
+      const meta = onPick
+        ? [auth, needsClient(s) ? 'OAuth client not set' : null]
+        : [auth, `${s.connections} connection${s.connections === 1 ? '' : 's'}`];
+      const body = [
+        h('span', { class: 'service-top' }, h('span', { class: 'service-name' }, s.display_name), kindBadge(s.kind)),
+        h('span', { class: 'service-meta' }, meta.filter(Boolean).join(' · ')),
+        s.description ? h('span', { class: 'service-desc' }, s.description) : null,
+      ];
+      const el = onPick
+        ? h('button', {
+          type: 'button', class: 'service-card', 'data-service': s.link_name,
+          'aria-pressed': String(selected?.link_name === s.link_name),
+          onclick: () => {
+            setSelected(s.link_name);
+            onPick(s);
+          },
+        }, body)
+        : h('a', { class: 'service-card', href: `#/services/${enc(s.link_name)}`, 'data-service': s.link_name }, body);
+      const text = [s.display_name, s.link_name, s.category || '', g.label, s.description || '', auth]
+        .join('\n').toLowerCase();
+      const card = { s, el, text, key };
+      cards.push(card);
+      return card;
+    });
+    const section = h('section', { class: 'service-group', 'data-category': key || null },
+      h(headingLevel, {}, g.label, ' ', count),
+      h('div', { class: 'cards' }, items.map((c) => c.el)));
+    return { key, section, items, count };
+  });
+
+  // Filters.
+  const search = h('input', {
+    type: 'search', placeholder: 'Search services', 'aria-label': 'Search services', autocomplete: 'off',
+    spellcheck: 'false', class: 'search',
+  });
+  const category = h('select', { name: 'category_filter', class: 'filter-select' },
+    h('option', { value: '*' }, `All categories (${services.length})`),
+    ordered.map(([key, g]) => h('option', { value: key }, `${g.label} (${g.list.length})`)));
+  const categoryField = h('div', { class: 'filter' }, h('label', { for: category.id = uid('cat') }, 'Filter by category'), category);
+  let kind = 'all';
+  const kinds = { all: services.length, default: 0, custom: 0 };
+  for (const s of services) kinds[s.kind === 'default' ? 'default' : 'custom'] += 1;
+  const kindName = uid('kind');
+  const kindBox = kindFilter ? h('fieldset', { class: 'kind-filter' },
+    h('legend', {}, 'Kind'),
+    [['all', 'All'], ['default', 'Default'], ['custom', 'Custom']].map(([v, label]) => h('label', { class: 'seg' },
+      h('input', {
+        type: 'radio', name: kindName, value: v, checked: v === 'all',
+        onchange: () => {
+          kind = v;
+          apply();
+        },
+      }),
+      h('span', {}, `${label} (${kinds[v]})`)))) : null;
+  const status = h('p', { class: 'muted browser-status', 'aria-live': 'polite' });
+
+  function apply() {
+    const words = search.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    const cat = category.value;
+    let shown = 0;
+    for (const g of sections) {
+      let inGroup = 0;
+      const groupOn = cat === '*' || cat === g.key;
+      for (const c of g.items) {
+        const on = groupOn
+          && (kind === 'all' || (kind === 'default') === (c.s.kind === 'default'))
+          && words.every((w) => c.text.includes(w));
+        c.el.hidden = !on;
+        if (on) inGroup += 1;
+      }
+      g.section.hidden = inGroup === 0;
+      g.count.textContent = `(${inGroup})`;
+      shown += inGroup;
+    }
+    status.textContent = shown === services.length
+      ? `${services.length} service${services.length === 1 ? '' : 's'}`
+      : shown ? `${shown} of ${services.length} services match.` : 'No service matches.';
+  }
+  search.addEventListener('input', apply);
+  category.addEventListener('change', apply);
+
+  function setSelected(link) {
+    for (const c of cards) c.el.setAttribute('aria-pressed', String(c.s.link_name === link));
+  }
+
+  const list = h('div', { class: onPick ? 'service-groups service-scroll' : 'service-groups' }, sections.map((g) => g.section));
+  if (onPick) {
+    list.tabIndex = -1; // scrolls with the keyboard once focused; its buttons are reachable with Tab
+    list.setAttribute('role', 'region');
+    list.setAttribute('aria-label', 'Services');
+  }
+  apply();
+  return {
+    element: h('div', { class: 'service-browser' },
+      h('div', { class: 'toolbar filters' }, search, categoryField, kindBox),
+      status, list),
+    search,
+    /** Scrolls the selected card into the list's view (once the page is shown). */
+    reveal(link) {
+      const c = cards.find((x) => x.s.link_name === link);
+      if (c && onPick) list.scrollTop = Math.max(0, c.el.offsetTop - 8); // the list is the cards' offsetParent
+    },
+  };
+}
+
 // ---------------------------------------------------------------- create connection
 
 async function pageNewConnection(page, query) {
@@ -1037,7 +1200,7 @@ async function pageNewConnection(page, query) {
 
   // Tabs (ARIA tabs pattern: arrows move between tabs).
   const tabs = [['pick', 'Pick your service'], ['custom', 'Custom service']];
-  let current = services.length === 0 && !selected ? 'custom' : 'pick';
+  let current = services.length === 0 && !selected ? 'custom' : 'pick'; // the catalogue is never empty
   const tabButtons = {};
   const panels = {};
   const tablist = h('div', { role: 'tablist', 'aria-label': 'Service source', class: 'tabs' });
@@ -1057,42 +1220,19 @@ async function pageNewConnection(page, query) {
     tablist.append(tabButtons[id]);
   }
 
-  // Pick your service.
-  const serviceGroups = h('div', { class: 'service-groups' });
-  const pickStatus = h('p', { class: 'muted', 'aria-live': 'polite' });
-  const drawServices = (filter = '') => {
-    const shown = services.filter((s) => !filter
-      || [s.display_name, s.link_name, s.category || '', s.description || ''].some((t) => t.toLowerCase().includes(filter)));
-    const groups = new Map();
-    for (const s of shown) {
-      const c = s.category || 'Uncategorised';
-      if (!groups.has(c)) groups.set(c, []);
-      groups.get(c).push(s);
-    }
-    pickStatus.textContent = services.length === 0
-      ? 'No services yet. Describe one on the Custom service tab. (Default services arrive with the catalogue.)'
-      : shown.length ? '' : 'No service matches.';
-    serviceGroups.replaceChildren(...[...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([cat, list]) =>
-      h('section', { class: 'service-group' },
-        h('h3', {}, cat),
-        h('div', { class: 'cards' }, list.map((s) => h('button', {
-          type: 'button', class: 'service-card', 'aria-pressed': String(selected?.link_name === s.link_name),
-          'data-service': s.link_name,
-          onclick: () => {
-            selected = s;
-            drawServices(filter);
-            drawParams();
-            details.querySelector('input').focus();
-          },
-        },
-        h('span', { class: 'service-name' }, s.display_name),
-        h('span', { class: 'service-meta' }, `${AUTH_LABELS[s.auth.type] || s.auth.type} · ${s.kind}`),
-        s.description ? h('span', { class: 'service-desc' }, s.description) : null))))));
-  };
-  drawServices();
+  // Pick your service: default and custom services by category.
+  const browser = serviceBrowser(services, {
+    selected,
+    onPick: (s) => {
+      selected = s;
+      drawParams();
+      details.querySelector('input').focus();
+    },
+  });
   panels.pick = h('div', { role: 'tabpanel', id: 'panel-pick', 'aria-labelledby': 'tab-pick', class: 'panel' },
-    h('div', { class: 'toolbar' }, searchBox('Search services', drawServices)),
-    pickStatus, serviceGroups);
+    services.length ? browser.element
+      : h('p', { class: 'muted' }, 'No services yet. Describe one on the Custom service tab.'));
+  if (selected) setTimeout(() => browser.reveal(selected.link_name), 0);
 
   // Custom service.
   const custom = serviceFields(null, { categories, onDynamicChange: () => drawParams() });
@@ -1118,15 +1258,22 @@ async function pageNewConnection(page, query) {
     }));
     chosen.replaceChildren();
     add(chosen, current === 'pick'
-      ? (selected ? ['Service: ', h('strong', {}, selected.display_name), ` (${AUTH_LABELS[selected.auth.type]})`] : 'Pick a service above.')
+      ? (selected ? ['Service: ', h('strong', {}, selected.display_name), ` (${AUTH_LABELS[selected.auth.type]}) `, kindBadge(selected.kind)] : 'Pick a service above.')
       : 'Service: the custom service described above.');
+    clientNote.hidden = !(current === 'pick' && selected && needsClient(selected));
+    if (!clientNote.hidden) {
+      clientNote.replaceChildren(`${selected.display_name} has no OAuth client yet: the connection can be created, but connecting it needs the client id and secret of your app at ${selected.display_name}, set on `,
+        h('a', { href: `#/services/${enc(selected.link_name)}` }, `${selected.display_name}’s service page`), '.');
+    }
   }
   const chosen = h('p', { class: 'chosen', 'aria-live': 'polite' });
+  const clientNote = h('div', { class: 'callout warn', hidden: true });
   const slot = errorSlot();
   const submit = h('button', { type: 'submit', class: 'btn primary' }, 'Create and connect');
   const details = h('fieldset', {},
     h('legend', {}, 'Connection details'),
     chosen,
+    clientNote,
     h('div', { class: 'two' }, connName, connLink),
     paramsBox);
   const form = h('form', { class: 'card create-form', method: 'post', novalidate: true },
@@ -1151,7 +1298,7 @@ async function pageNewConnection(page, query) {
     slot.clear();
     let definition = null;
     try {
-      if (current === 'pick' && !selected) throw Object.assign(new Error('Pick a service, or describe one on the Custom service tab.'), { focus: serviceGroups.querySelector('button') || tabButtons.custom });
+      if (current === 'pick' && !selected) throw Object.assign(new Error('Pick a service, or describe one on the Custom service tab.'), { focus: browser.search.isConnected ? browser.search : tabButtons.custom });
       if (current === 'custom' && !createdService) definition = custom.read();
       const problems = [];
       if (!connName.input.value.trim()) {
@@ -1199,40 +1346,125 @@ async function pageNewConnection(page, query) {
 
 async function pageServices(page) {
   const { services } = await api('GET', '/services');
-  const groups = h('div', { class: 'service-groups' });
-  const none = h('p', { class: 'muted', 'aria-live': 'polite' });
-  const draw = (filter = '') => {
-    const shown = services.filter((s) => !filter
-      || [s.display_name, s.link_name, s.category || '', s.description || ''].some((t) => t.toLowerCase().includes(filter)));
-    none.textContent = shown.length || !services.length ? '' : 'No service matches.';
-    const byCat = new Map();
-    for (const s of shown) {
-      const c = s.category || 'Uncategorised';
-      if (!byCat.has(c)) byCat.set(c, []);
-      byCat.get(c).push(s);
-    }
-    groups.replaceChildren(...[...byCat.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([cat, list]) =>
-      h('section', { class: 'service-group' }, h('h2', {}, cat),
-        h('div', { class: 'cards' }, list.map((s) => h('a', { class: 'service-card', href: `#/services/${enc(s.link_name)}` },
-          h('span', { class: 'service-name' }, s.display_name),
-          h('span', { class: 'service-meta' }, `${AUTH_LABELS[s.auth.type] || s.auth.type} · ${s.connections} connection${s.connections === 1 ? '' : 's'}`),
-          s.description ? h('span', { class: 'service-desc' }, s.description) : null))))));
-  };
-  draw();
+  const defaults = services.filter((s) => s.kind === 'default').length;
+  const browser = serviceBrowser(services, { kindFilter: true, headingLevel: 'h2' });
   add(page,
     header(h('h1', { tabindex: '-1' }, 'Services'), linkButton('#/services/new', 'Create service', 'btn primary')),
-    h('p', { class: 'muted' }, 'Custom services: an API’s auth type, its fields and the origins its credentials may go to. Default services arrive with the catalogue.'),
+    h('p', { class: 'muted' },
+      `${defaults} default service${defaults === 1 ? '' : 's'} (the built-in catalogue, read-only) and ${services.length - defaults} custom: `,
+      'an API’s auth type, its fields and the origins its credentials may go to.'),
     services.length
-      ? [h('div', { class: 'toolbar' }, searchBox('Search services', draw)), none, groups]
+      ? browser.element
       : h('div', { class: 'empty-state card' }, h('h2', {}, 'No services yet'),
         h('p', {}, 'Describe an API once; then connect as many accounts as you need.'),
         linkButton('#/services/new', 'Create service', 'btn primary')));
 }
 
+/** Rows of the service's authentication settings (no secret is ever in a view). */
+function authRows(service) {
+  const a = service.auth;
+  const url = (u) => (u ? h('code', { class: 'url' }, u) : h('span', { class: 'muted' }, '—'));
+  if (a.type === 'aws_sigv4') return [['AWS service', h('code', {}, a.service)], ['AWS region', h('code', {}, a.region)]];
+  if (a.type === 'api_key') {
+    return [['Parameters', h('ul', { class: 'plain' }, a.params.map((p) =>
+      h('li', {}, h('code', {}, p.name), ` — ${p.display_name} (${PARAM_TYPES.find(([t]) => t === p.param_type)?.[1] ?? p.param_type})`)))]];
+  }
+  if (a.type === 'oauth2') {
+    return [
+      ['Grant type', a.grant_type === 'client_credentials' ? 'Client credentials' : 'Authorization code'],
+      a.grant_type !== 'client_credentials' ? ['Authorize URL', url(a.authorize_url)] : null,
+      ['Token URL', url(a.access_token_url)],
+      ['Scopes', a.scopes?.length ? h('span', { class: 'tags' }, a.scopes.map((sc) => h('code', { class: 'tag' }, sc))) : h('span', { class: 'muted' }, 'none')],
+    ];
+  }
+  if (a.type === 'oauth1') {
+    return [
+      ['Request token URL', url(a.request_token_url)],
+      ['Authorize URL', url(a.authorize_url)],
+      ['Access token URL', url(a.access_token_url)],
+      ['Signature', `${a.signature_method || 'HMAC-SHA1'}, parameters in the ${a.param_type || 'header'}`],
+    ];
+  }
+  return [];
+}
+
+/**
+ * The OAuth client card of a default OAuth service: whether the operator's client is
+ * set, and a form to set it (`PUT /services/{link}/client`; the secret in a password
+ * input, never shown again). Custom services keep their client in their definition.
+ */
+function oauthClientCard(service) {
+  const oauth1 = service.auth.type === 'oauth1';
+  const idLabel = oauth1 ? 'Consumer key' : 'Client id';
+  const secretLabel = oauth1 ? 'Consumer secret' : 'Client secret';
+  const currentId = oauth1 ? service.auth.consumer_key : service.auth.client_id;
+  const set = !!service.client_secret_set && !!currentId;
+  const statusLine = h('p', { class: 'client-status' },
+    h('span', { class: set ? 'badge badge-connected' : 'badge badge-needs_reconnect' }, set ? 'Client set' : 'No client yet'),
+    ' ',
+    set ? [`${idLabel} `, h('code', {}, currentId)] : `Connections of ${service.display_name} cannot be connected until it is set.`);
+  if (service.kind !== 'default') {
+    return h('section', { class: 'card', 'aria-labelledby': 'svc-client' },
+      h('h2', { id: 'svc-client' }, 'OAuth client'),
+      h('p', { class: 'client-status' },
+        h('span', { class: service.client_secret_set ? 'badge badge-connected' : 'badge badge-needs_reconnect' },
+          service.client_secret_set ? 'Secret set' : 'No secret yet'),
+        ' ', currentId ? [`${idLabel} `, h('code', {}, currentId)] : null),
+      h('p', { class: 'muted' }, 'A custom service’s client is part of its definition: change it with the CLI or the API.'));
+  }
+  const slot = errorSlot();
+  const id = textField(idLabel, { name: 'client_id', value: currentId || '', required: true, maxlength: 500 });
+  id.input.spellcheck = false;
+  const secret = h('input', { type: 'password', name: 'client_secret', autocomplete: 'new-password', spellcheck: 'false', required: true, maxlength: 8192 });
+  const n = service.connections || 0;
+  const secretField = field(secretLabel, secret, {
+    required: true,
+    hint: `Sealed on the host and never shown again.${set ? ' Give it again to replace the client.' : ''}`,
+  });
+  const submit = h('button', { type: 'submit', class: 'btn primary' }, set ? 'Replace client' : 'Set client');
+  const callback = `${location.origin}/oauth/callback`;
+  const form = h('form', { method: 'post', novalidate: true, class: 'client-form' },
+    h('p', { class: 'muted' },
+      `Register an app with ${service.display_name} and give its ${idLabel.toLowerCase()} and ${secretLabel.toLowerCase()} here. Its redirect (callback) URI is `,
+      h('code', {}, callback), ' (with ', h('code', {}, '--public-url'), ', that URL followed by ', h('code', {}, '/oauth/callback'), ').'),
+    id, secretField,
+    set && n ? h('div', { class: 'callout warn' }, `A different client revokes the ${n} connection${n === 1 ? '' : 's'} of ${service.display_name}: their tokens belong to the old client.`) : null,
+    slot.el,
+    h('div', { class: 'actions' }, submit));
+  slot.watch(form);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    slot.clear();
+    const problems = [];
+    for (const [f, input, label] of [[id, id.input, idLabel], [secretField, secret, secretLabel]]) {
+      const bad = !input.value.trim();
+      f.setError(bad ? 'Required.' : '');
+      if (bad) problems.push([input, `${label}: required.`]);
+    }
+    if (problems.length) {
+      slot.show({ message: problems.map(([, m]) => m).join(' ') });
+      problems[0][0].focus();
+      return;
+    }
+    const view = await busy(submit, slot, () => api('PUT', `/services/${enc(service.link_name)}/client`, {
+      json: { client_id: id.input.value.trim(), client_secret: secret.value },
+    }));
+    if (view) {
+      secret.value = '';
+      const revoked = view.revoked_connections || [];
+      toast(`${service.display_name}: OAuth client set.${revoked.length ? ` Revoked: ${revoked.join(', ')}.` : ''}`);
+      render();
+    }
+  });
+  return h('section', { class: 'card', 'aria-labelledby': 'svc-client' },
+    h('h2', { id: 'svc-client' }, 'OAuth client'), statusLine, form);
+}
+
 async function pageService(page, link) {
   const [service, { connections }] = await Promise.all([api('GET', `/services/${enc(link)}`), api('GET', '/connections')]);
   const mine = connections.filter((c) => c.service.link_name === service.link_name);
-  const del = h('button', {
+  const isDefault = service.kind === 'default';
+  const del = isDefault ? null : h('button', {
     type: 'button', class: 'btn danger-text',
     onclick: async () => {
       const done = await confirmDialog({
@@ -1250,38 +1482,45 @@ async function pageService(page, link) {
     },
   }, 'Delete');
   const a = service.auth;
+  const docs = webUrl(service.docs_url);
+  const actions = [linkButton(`#/connections/new?service=${enc(service.link_name)}`, 'Create connection', 'btn primary')];
+  if (!isDefault) actions.push(linkButton(`#/services/${enc(service.link_name)}/edit`, 'Edit'), del);
   add(page,
     h('p', { class: 'crumbs' }, h('a', { href: '#/services' }, 'Services'), ' / Service'),
-    header(h('div', {}, h('h1', { tabindex: '-1' }, service.display_name), ' ', h('span', { class: 'badge' }, service.kind)),
-      linkButton(`#/connections/new?service=${enc(service.link_name)}`, 'Create connection', 'btn primary'),
-      linkButton(`#/services/${enc(service.link_name)}/edit`, 'Edit'),
-      del),
+    header(h('div', {}, h('h1', { tabindex: '-1' }, service.display_name), ' ', kindBadge(service.kind)), ...actions),
+    isDefault ? h('div', { class: 'callout', role: 'note' },
+      h('strong', {}, 'Default service, read-only. '),
+      `It comes with the host’s built-in catalogue and cannot be edited or deleted; to change it, create a custom service with another link name (`,
+      h('code', {}, `switchboard service show ${service.link_name}`), ' prints its definition).') : null,
     h('div', { class: 'grid' },
       h('section', { class: 'card', 'aria-labelledby': 'svc-details' },
         h('h2', { id: 'svc-details' }, 'Service details'),
         definitionList([
           ['Link name', h('code', {}, service.link_name)],
+          ['Kind', isDefault ? 'Default (built-in catalogue)' : 'Custom'],
           ['Authentication', AUTH_LABELS[a.type] || a.type],
-          a.type === 'aws_sigv4' ? ['AWS service', h('code', {}, a.service)] : null,
-          a.type === 'aws_sigv4' ? ['AWS region', h('code', {}, a.region)] : null,
-          a.type === 'api_key' ? ['Parameters', h('ul', { class: 'plain' }, a.params.map((p) =>
-            h('li', {}, h('code', {}, p.name), ` — ${p.display_name} (${PARAM_TYPES.find(([t]) => t === p.param_type)?.[1] ?? p.param_type})`)))] : null,
+          ...authRows(service),
           ['Dynamic parameters', service.dynamic_params.length
             ? h('ul', { class: 'plain' }, service.dynamic_params.map((p) => h('li', {}, h('code', {}, `{${p.key}}`), ` — ${p.display_name}`, p.pattern ? [' ', h('code', {}, p.pattern)] : '')))
             : h('span', { class: 'muted' }, 'none')],
           ['API origins', service.api_origins.length
             ? h('ul', { class: 'plain' }, service.api_origins.map((o) => h('li', {}, h('code', {}, o))))
             : h('span', { class: 'muted' }, a.type === 'aws_sigv4' ? 'AWS\'s endpoint for the service and region' : 'none')],
-          ['Category', service.category || h('span', { class: 'muted' }, '—')],
+          ['Category', service.category ? categoryLabel(service.category) : h('span', { class: 'muted' }, '—')],
           ['Description', service.description || h('span', { class: 'muted' }, '—')],
-          ['Created', [time(service.created_at), ` by ${service.created_by}`]],
-          ['Updated', time(service.updated_at)],
+          docs ? ['Documentation', h('a', { href: docs, target: '_blank', rel: 'noopener noreferrer', class: 'docs-link' },
+            `${service.display_name} documentation`, h('span', { class: 'visually-hidden' }, ' (opens in a new tab)'),
+            h('span', { class: 'docs-host', 'aria-hidden': 'true' }, ` ${new URL(docs).host} ↗`))] : null,
+          isDefault ? ['Updated', time(service.updated_at)] : ['Created', [time(service.created_at), ` by ${service.created_by}`]],
+          isDefault ? null : ['Updated', time(service.updated_at)],
         ])),
-      h('section', { class: 'card', 'aria-labelledby': 'svc-conns' },
-        h('h2', { id: 'svc-conns' }, `Connections (${mine.length})`),
-        mine.length
-          ? h('ul', { class: 'plain list' }, mine.map((c) => h('li', {}, h('a', { href: `#/connections/${enc(c.link_name)}` }, c.display_name), ' ', badge(c.status))))
-          : h('p', { class: 'muted' }, 'None yet.'))));
+      h('div', { class: 'stack' },
+        isOAuth(a.type) ? oauthClientCard(service) : null,
+        h('section', { class: 'card', 'aria-labelledby': 'svc-conns' },
+          h('h2', { id: 'svc-conns' }, `Connections (${mine.length})`),
+          mine.length
+            ? h('ul', { class: 'plain list' }, mine.map((c) => h('li', {}, h('a', { href: `#/connections/${enc(c.link_name)}` }, c.display_name), ' ', badge(c.status))))
+            : h('p', { class: 'muted' }, 'None yet.')))));
 }
 
 async function pageServiceForm(page, link) {
@@ -1289,6 +1528,14 @@ async function pageServiceForm(page, link) {
     link ? api('GET', `/services/${enc(link)}`) : null,
     api('GET', '/services'),
   ]);
+  if (existing?.kind === 'default') {
+    add(page,
+      h('p', { class: 'crumbs' }, h('a', { href: '#/services' }, 'Services'), ' / ', h('a', { href: `#/services/${enc(existing.link_name)}` }, existing.display_name), ' / Edit'),
+      header(h('h1', { tabindex: '-1' }, `${existing.display_name} is read-only`)),
+      h('div', { class: 'callout' }, 'Default services come with the host and cannot be edited. To change one, create a custom service with another link name.'),
+      h('p', {}, linkButton('#/services/new', 'Create service', 'btn primary'), ' ', linkButton(`#/services/${enc(existing.link_name)}`, `Back to ${existing.display_name}`)));
+    return;
+  }
   const categories = [...new Set(services.map((s) => s.category).filter(Boolean))].sort();
   const fields = serviceFields(existing, { categories });
   const slot = errorSlot();

@@ -45,6 +45,9 @@ impl From<AppError> for ApiError {
             AppError::TooLarge(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m),
             AppError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             AppError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            AppError::MissingConnection(m) => {
+                Self::new(StatusCode::CONFLICT, "missing_connection", m)
+            }
             AppError::Call(call) => {
                 let message = call.to_string();
                 let (status, code) = match call {

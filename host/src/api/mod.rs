@@ -217,11 +217,22 @@ fn parse_deploy_query(query: Option<&str>) -> Result<DeployOptions, ApiError> {
             "timeout_ms" => opts.timeout_ms = Some(number(&key, &value)?),
             "max_requests" => opts.max_requests = Some(number(&key, &value)?),
             "allow_host" => opts.allowed_hosts.push(value.into_owned()),
+            "manifest" => {
+                let manifest: crate::app::Manifest = serde_json::from_str(&value).map_err(|e| {
+                    ApiError::bad_request(
+                        "invalid_manifest",
+                        format!(
+                            "`manifest` must be JSON like {{\"connections\": [{{\"service\": \"github\", \"scopes\": [\"repo\"], \"why\": \"...\"}}]}}: {e}"
+                        ),
+                    )
+                })?;
+                opts.requires = manifest.connections;
+            }
             other => {
                 return Err(ApiError::bad_request(
                     "unknown_parameter",
                     format!(
-                        "unknown query parameter `{other}`; expected memory_mib, timeout_ms, max_requests or allow_host"
+                        "unknown query parameter `{other}`; expected memory_mib, timeout_ms, max_requests, allow_host or manifest"
                     ),
                 ));
             }

@@ -346,6 +346,7 @@ async fn every_default_service_takes_a_connection_with_its_example_values() {
             params: e.example_params.clone(),
             scopes: Vec::new(),
             authorize_params: BTreeMap::new(),
+            grant_to: Vec::new(),
         };
         let view = c
             .create_connection(new, "admin")

@@ -127,6 +127,7 @@ fn print_function(f: &Value) {
         f["updated_at"].as_str().unwrap_or_default()
     );
     println!("grants:          {}", list_or_dash(&f["grants"]));
+    print_requirements(f["name"].as_str().unwrap_or_default(), &f["requirements"]);
     println!();
     println!(
         "{:<3} {:>7}  {:<26} {:>9}  {:>7} {:>8} {:>8}  {:<14} ALLOWED HOSTS",
@@ -166,6 +167,29 @@ fn print_function(f: &Value) {
     }
 }
 
+/// The connections a function declared it needs, and which are missing.
+fn print_requirements(name: &str, requirements: &Value) {
+    let Some(list) = requirements.as_array().filter(|l| !l.is_empty()) else {
+        return;
+    };
+    println!("needs:");
+    for r in list {
+        let service = r["service"].as_str().unwrap_or_default();
+        let scopes = list_or_dash(&r["scopes"]);
+        let state = if r["satisfied"].as_bool() == Some(true) {
+            format!("ok ({})", list_or_dash(&r["granted"]))
+        } else {
+            format!(
+                "MISSING: switchboard connection create LINK --service {service} --name NAME --for-function {name}"
+            )
+        };
+        println!(
+            "  {service:<20} scopes {scopes:<20} {}  {state}",
+            r["why"].as_str().unwrap_or_default()
+        );
+    }
+}
+
 pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
     match cmd {
         FunctionCommand::Deploy {
@@ -175,9 +199,13 @@ pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             timeout_ms,
             max_requests,
             allow_hosts,
+            manifest,
             client,
         } => {
             let c = Client::new(&client)?;
+            let manifest = manifest
+                .map(|p| super::files::read_document(&p, false))
+                .transpose()?;
             let wasm =
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let mut query: Vec<(&str, String)> = Vec::new();
@@ -192,6 +220,9 @@ pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             }
             for h in allow_hosts {
                 query.push(("allow_host", h));
+            }
+            if let Some(m) = &manifest {
+                query.push(("manifest", m.to_string()));
             }
             let f = c
                 .json(
@@ -209,6 +240,7 @@ pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
                 v["size_bytes"],
                 v["sha256"].as_str().unwrap_or_default()
             );
+            print_requirements(&name, &f["requirements"]);
         }
         FunctionCommand::Invoke {
             name,

@@ -29,6 +29,10 @@ pub(super) enum ConnectionCommand {
         /// A value of one of the service's dynamic parameters, KEY=VALUE (repeatable).
         #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_key_value)]
         params: Vec<(String, String)>,
+        /// Grant the new connection to this function (repeatable): a function that
+        /// declared it needs a connection of the service.
+        #[arg(long = "for-function", value_name = "FUNCTION")]
+        for_functions: Vec<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -576,6 +580,7 @@ pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
             service,
             name,
             params,
+            for_functions,
             client,
         } => {
             let params = key_value_map(params, "--param")?;
@@ -586,6 +591,7 @@ pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
                     "display_name": name,
                     "service": service,
                     "params": params,
+                    "grant_to": for_functions,
                 })))
                 .await?;
             println!(

@@ -127,6 +127,10 @@ enum FunctionCommand {
         /// An origin connection-less requests may reach, e.g. https://api.example.com (repeatable).
         #[arg(long = "allow-host")]
         allow_hosts: Vec<String>,
+        /// The function's manifest (TOML or JSON): the connections it needs, as
+        /// `[[connections]] service = "github"  scopes = ["repo"]  why = "..."`.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
         #[command(flatten)]
         client: ClientArgs,
     },

@@ -122,6 +122,9 @@ pub struct NewConnection {
     /// OAuth 2: extra authorize parameters of this connection.
     #[serde(default)]
     pub authorize_params: BTreeMap<String, String>,
+    /// Functions to grant the new connection to (a function that declared it needs one).
+    #[serde(default)]
+    pub grant_to: Vec<String>,
 }
 
 /// What editing a connection may change.
@@ -224,6 +227,21 @@ pub struct HistoryView {
     pub event: String,
     /// Why, when there is a reason.
     pub reason: Option<String>,
+}
+
+/// Where a function's declared need for a connection stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequirementView {
+    /// The service needed.
+    pub service: String,
+    /// Scopes needed.
+    pub scopes: Vec<String>,
+    /// Why, from the manifest.
+    pub why: Option<String>,
+    /// Connections of that service granted to the function.
+    pub granted: Vec<String>,
+    /// Whether one of them is connected (with the scopes).
+    pub satisfied: bool,
 }
 
 /// What `connect` did.
@@ -990,6 +1008,11 @@ impl Connections {
         };
         record.record_event("created", None, now);
         let default_service = crate::catalog::is_default(&service);
+        // The functions to grant it to must exist before anything is stored.
+        for function in &new.grant_to {
+            let (store, f) = (self.store.clone(), function.clone());
+            blocking(move || Ok(store.get(&f).map(|_| ())?)).await?;
+        }
         self.write(move |s| {
             if default_service {
                 s.create_catalog_connection(&record)?;
@@ -1000,6 +1023,9 @@ impl Connections {
         })
         .await?;
         tracing::info!(connection = %new.link_name, service = %new.service, "connection created");
+        for function in &new.grant_to {
+            self.grant(function, &new.link_name).await?;
+        }
         self.show_connection(&new.link_name)
     }
 
@@ -1259,6 +1285,63 @@ impl Connections {
         }
         tracing::info!(function, connection = link, "grant removed");
         Ok(())
+    }
+
+    /// How each of `function`'s declared needs stands: which granted connections are of
+    /// the service, and whether one is connected with the scopes.
+    pub fn requirements(
+        &self,
+        function: &str,
+        requires: &[crate::store::Requirement],
+    ) -> Vec<RequirementView> {
+        let snap = self.snapshot();
+        let granted: Vec<&Arc<Entry>> = snap
+            .grants
+            .get(function)
+            .into_iter()
+            .flat_map(|g| g.keys())
+            .filter_map(|link| snap.connections.get(link))
+            .collect();
+        requires
+            .iter()
+            .map(|req| {
+                let of_service: Vec<&&Arc<Entry>> = granted
+                    .iter()
+                    .filter(|e| {
+                        e.record.service == req.service
+                            && e.service
+                                .as_ref()
+                                .is_some_and(|s| s.id == e.record.service_id)
+                    })
+                    .collect();
+                let satisfied = of_service.iter().any(|e| {
+                    e.record.status == ConnectionStatus::Connected && {
+                        let effective: &[String] = if !e.record.granted_scopes.is_empty() {
+                            &e.record.granted_scopes
+                        } else if !e.record.scopes.is_empty() {
+                            &e.record.scopes
+                        } else {
+                            match e.service.as_deref().map(|s| &s.auth) {
+                                Some(AuthConfig::OAuth2 { scopes, .. }) => scopes,
+                                _ => &[],
+                            }
+                        };
+                        // Scopes only mean something where the connection has some.
+                        effective.is_empty() || req.scopes.iter().all(|s| effective.contains(s))
+                    }
+                });
+                RequirementView {
+                    service: req.service.clone(),
+                    scopes: req.scopes.clone(),
+                    why: req.why.clone(),
+                    granted: of_service
+                        .iter()
+                        .map(|e| e.record.link_name.clone())
+                        .collect(),
+                    satisfied,
+                }
+            })
+            .collect()
     }
 
     /// The grants of a function.

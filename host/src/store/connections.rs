@@ -940,6 +940,7 @@ mod tests {
             deployed_at_ms: 1,
             limits: crate::runtime::Limits::default(),
             allowed_hosts: vec![],
+            requires: vec![],
         };
         store
             .deploy(

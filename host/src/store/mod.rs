@@ -118,6 +118,24 @@ pub struct VersionRecord {
     pub limits: Limits,
     /// Origins (`scheme://host[:port]`) that connection-less `invoke-url` may reach.
     pub allowed_hosts: Vec<String>,
+    /// Connections the function declared it needs (its manifest).
+    #[serde(default)]
+    pub requires: Vec<Requirement>,
+}
+
+/// A connection a function needs, from its manifest: a connection of `service`, with at
+/// least `scopes`, granted to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    /// The service's link name (default or custom).
+    pub service: String,
+    /// Scopes the connection must have (OAuth).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Why the function needs it, shown to the operator.
+    #[serde(default)]
+    pub why: Option<String>,
 }
 
 /// A precompiled artifact and the engine it was compiled for.
@@ -407,6 +425,7 @@ mod tests {
                 ..Limits::default()
             },
             allowed_hosts: vec!["https://api.example.com".into()],
+            requires: vec![],
         }
     }
 

@@ -11,6 +11,7 @@ mod catalog;
 mod connections;
 mod functions;
 mod limits;
+mod manifest;
 mod oauth1;
 mod oauth2;
 mod outbound;
