@@ -605,7 +605,7 @@ async fn an_expired_state_is_refused() {
     let host = TestHost::start_with(
         dir.path(),
         switchboard_tests::HostOptions {
-            oauth_flow_ttl: Some(Duration::from_millis(800)),
+            oauth_flow_ttl: Some(Duration::from_millis(2500)),
             ..Default::default()
         },
     )
@@ -622,7 +622,7 @@ async fn an_expired_state_is_refused() {
 
     // Opened too late.
     let start = start_connect(api, "prov_main").await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(2700)).await;
     let r = http.get(&start).send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("expired"));
@@ -643,7 +643,7 @@ async fn an_expired_state_is_refused() {
         .to_str()
         .unwrap()
         .to_owned();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(2700)).await;
     let r = http
         .get(&back)
         .header("cookie", cookie)
