@@ -239,6 +239,21 @@ impl Api {
         body
     }
 
+    /// Starts connecting an OAuth connection; returns the link to open in a browser.
+    pub async fn start_sign_in(&self, link: &str) -> String {
+        let (status, out) = self
+            .post_json(
+                &format!("/api/v1/connections/{link}/connect"),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{out}");
+        out["authorize_url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no authorize_url: {out}"))
+            .to_owned()
+    }
+
     /// Grants `function` the use of `link` and asserts success.
     pub async fn grant(&self, function: &str, link: &str) {
         let (status, body) = self
@@ -408,4 +423,47 @@ async fn record(State(received): State<Arc<Mutex<Vec<Received>>>>, req: Request)
         return vec![b'x'; n].into_response();
     }
     axum::Json(serde_json::json!({ "ok": true, "path": path })).into_response()
+}
+
+/// The browser side of an OAuth sign-in, shared by the OAuth 1 and OAuth 2 tests.
+pub mod browser {
+    /// An HTTP client that, like a test of a browser's steps, follows no redirect.
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Opens the host's start link: the host's cookie (`name=value`) and where it
+    /// redirects (the provider's authorize URL).
+    pub async fn open_start(start: &str) -> (String, String) {
+        let r = client().get(start).send().await.unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        (cookie, r.headers()["location"].to_str().unwrap().to_owned())
+    }
+
+    /// What a browser does with the link `connect` printed: the host's start page, the
+    /// provider (which redirects back), the callback with the host's cookie. Returns the
+    /// callback's status and page.
+    pub async fn signs_in(start: &str) -> (u16, String) {
+        let (cookie, to_provider) = open_start(start).await;
+        let r = client().get(&to_provider).send().await.unwrap();
+        assert_eq!(r.status(), 302, "provider: {}", r.text().await.unwrap());
+        let back = r.headers()["location"].to_str().unwrap().to_owned();
+        let r = client()
+            .get(&back)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
 }

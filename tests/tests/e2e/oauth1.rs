@@ -4,6 +4,7 @@
 //! and timestamp window enforced).
 
 use serde_json::{Value, json};
+use switchboard_tests::browser::{client, open_start, signs_in as browser_signs_in};
 use switchboard_tests::oauth1::{OAuth1Config, OAuth1Mock};
 use switchboard_tests::{Api, TestHost, captured_logs};
 
@@ -39,53 +40,11 @@ fn service(link: &str, mock: &OAuth1Mock, param_type: &str, method: &str, secret
     })
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// Opens the start link: the host's cookie and the provider's authorize URL.
-async fn open_start(start: &str) -> (String, String) {
-    let r = client().get(start).send().await.unwrap();
-    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    (cookie, r.headers()["location"].to_str().unwrap().to_owned())
-}
-
-/// What a browser does with the link `connect` printed; returns the callback's status
-/// and page.
-async fn browser_signs_in(start: &str) -> (u16, String) {
-    let (cookie, to_provider) = open_start(start).await;
-    let r = client().get(&to_provider).send().await.unwrap();
-    assert_eq!(r.status(), 302, "provider: {}", r.text().await.unwrap());
-    let back = r.headers()["location"].to_str().unwrap().to_owned();
-    let r = client()
-        .get(&back)
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
 async fn start_connect(api: &Api, link: &str) -> String {
-    let (status, out) = api
-        .post_json(&format!("/api/v1/connections/{link}/connect"), &json!({}))
-        .await;
-    assert_eq!(status, 200, "{out}");
-    assert_eq!(out["status"], "not_connected", "{out}");
-    out["authorize_url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no authorize_url: {out}"))
-        .to_owned()
+    let start = api.start_sign_in(link).await;
+    let (_, view) = api.get(&format!("/api/v1/connections/{link}")).await;
+    assert_eq!(view["status"], "not_connected", "{view}");
+    start
 }
 
 /// Creates service `link` and connection `{link}_main` on `mock`, connects it through

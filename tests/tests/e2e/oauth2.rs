@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use switchboard_tests::browser::signs_in as browser_signs_in;
 use switchboard_tests::oauth2::{ClientAuth, OAuthConfig, OAuthMock};
 use switchboard_tests::{Api, TestHost, captured_logs};
 
@@ -39,45 +40,8 @@ fn service(link: &str, mock: &OAuthMock, grant_type: &str, client_auth: &str) ->
     })
 }
 
-/// What a browser does with the link `connect` printed: follows the host's start page to
-/// the provider (keeping the host's cookie), and the provider back to the callback.
-/// Returns the callback's status and page.
-async fn browser_signs_in(start: &str) -> (u16, String) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = http.get(start).send().await.unwrap();
-    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let to_provider = r.headers()["location"].to_str().unwrap().to_owned();
-    let r = http.get(&to_provider).send().await.unwrap();
-    assert_eq!(r.status(), 302, "provider: {}", r.text().await.unwrap());
-    let back = r.headers()["location"].to_str().unwrap().to_owned();
-    let r = http
-        .get(&back)
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
 async fn start_connect(api: &Api, link: &str) -> String {
-    let (status, out) = api
-        .post_json(&format!("/api/v1/connections/{link}/connect"), &json!({}))
-        .await;
-    assert_eq!(status, 200, "{out}");
-    out["authorize_url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no authorize_url: {out}"))
-        .to_owned()
+    api.start_sign_in(link).await
 }
 
 /// A host with `fetch` granted connection `prov_main` of an authorization-code service,
