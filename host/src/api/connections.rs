@@ -42,13 +42,23 @@ fn parse_secret<T: DeserializeOwned>(body: &Bytes, example: &str) -> Result<T, A
     })
 }
 
+/// Parses a service definition. One that carries a `client_secret` gets only the error's
+/// position: serde's message can quote a value, and the secret may be that value.
+fn parse_service(body: &Bytes) -> Result<ServiceDefinition, ApiError> {
+    if memchr::memmem::find(body, b"client_secret").is_some() {
+        parse_secret(body, SERVICE_EXAMPLE)
+    } else {
+        parse(body, SERVICE_EXAMPLE)
+    }
+}
+
 const SERVICE_EXAMPLE: &str = r#"{"link_name": "acme", "display_name": "Acme", "auth": {"type": "api_key", "params": [{"name": "api_key", "display_name": "API key", "param_type": "header"}]}, "api_origins": ["https://api.acme.example"]}"#;
 
 pub(super) async fn create_service(
     State(s): State<ApiState>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let def: ServiceDefinition = parse(&body, SERVICE_EXAMPLE)?;
+    let def: ServiceDefinition = parse_service(&body)?;
     let view = s.app.connections().create_service(def, ACTOR).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
@@ -65,7 +75,7 @@ pub(super) async fn edit_service(
     Path(link): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let def: ServiceDefinition = parse(&body, SERVICE_EXAMPLE)?;
+    let def: ServiceDefinition = parse_service(&body)?;
     let (view, revoked) = s.app.connections().edit_service(&link, def, ACTOR).await?;
     let mut out = serde_json::to_value(view).expect("views serialise");
     out["revoked_connections"] = serde_json::json!(revoked);

@@ -723,3 +723,14 @@ async fn default_oauth_services_take_the_operators_client() {
     let (_, body) = f.authed("GET", "/api/v1/connections/gh", vec![]).await;
     assert_eq!(body["status"], "revoked");
 }
+
+#[tokio::test]
+async fn a_malformed_service_with_a_client_secret_is_refused_without_quoting_it() {
+    let f = fixture().await;
+    let body = br#"{"link_name": "x", "display_name": "X", "auth": "cs-canary-secret", "client_secret": "cs-canary-secret", "api_origins": []}"#;
+    let (status, out) = f.authed("POST", "/api/v1/services", body.to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{out}");
+    assert_eq!(code(&out), "invalid_body");
+    assert!(!out.to_string().contains("canary"), "{out}");
+    assert!(message(&out).contains("line 1"), "{out}");
+}

@@ -76,11 +76,13 @@ pub(super) fn parse_document(path: &Path, text: &str, secret: bool) -> anyhow::R
     Ok(value)
 }
 
-/// Reads and parses a document file; see [`parse_document`].
+/// Reads and parses a document file; see [`parse_document`]. A document that mentions
+/// a secret (a service file with its `client_secret`) is treated as secret whatever the
+/// caller says: its parse errors give positions only.
 pub(super) fn read_document(path: &Path, secret: bool) -> anyhow::Result<Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse_document(path, &text, secret)
+    parse_document(path, &text, secret || text.contains("secret"))
 }
 
 #[cfg(test)]
