@@ -425,6 +425,42 @@ async fn record(State(received): State<Arc<Mutex<Vec<Received>>>>, req: Request)
     axum::Json(serde_json::json!({ "ok": true, "path": path })).into_response()
 }
 
+/// A loopback listener that accepts connections, counts them and closes them at once:
+/// a test that something is never contacted asserts [`Tripwire::hits`] stays 0.
+#[derive(Debug, Clone)]
+pub struct Tripwire {
+    /// Where it listens (127.0.0.1).
+    pub addr: SocketAddr,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Tripwire {
+    /// Starts listening on 127.0.0.1:0; it runs until the test's runtime ends.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let h = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        Self { addr, hits }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Connections accepted so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// The browser side of an OAuth sign-in, shared by the OAuth 1 and OAuth 2 tests.
 pub mod browser {
     /// An HTTP client that, like a test of a browser's steps, follows no redirect.

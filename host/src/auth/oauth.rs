@@ -15,6 +15,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 
 use super::ClientAuth;
+use crate::outbound::{TokenHttp, TokenHttpError};
 use crate::store::SecretString;
 
 /// A connection's OAuth 2 tokens, as sealed at rest.
@@ -75,6 +76,9 @@ pub struct OAuthClient {
     /// Joins scopes.
     pub scope_delimiter: String,
 }
+
+/// Bound on a revocation request: it is best effort, after the local erase.
+const REVOKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -178,7 +182,7 @@ impl OAuthClient {
     /// [`TokenError`].
     pub async fn exchange_code(
         &self,
-        http: &reqwest::Client,
+        http: &TokenHttp,
         redirect_uri: &str,
         code: &str,
         verifier: &SecretString,
@@ -202,7 +206,7 @@ impl OAuthClient {
     /// [`TokenError`].
     pub async fn refresh(
         &self,
-        http: &reqwest::Client,
+        http: &TokenHttp,
         refresh: &SecretString,
     ) -> Result<Tokens, TokenError> {
         let response = self
@@ -220,7 +224,7 @@ impl OAuthClient {
     /// [`TokenError`].
     pub async fn client_credentials(
         &self,
-        http: &reqwest::Client,
+        http: &TokenHttp,
         scopes: &[String],
     ) -> Result<Tokens, TokenError> {
         let client = self.client(&self.token_url)?;
@@ -245,7 +249,7 @@ impl OAuthClient {
     /// [`TokenError`].
     pub async fn revoke(
         &self,
-        http: &reqwest::Client,
+        http: &TokenHttp,
         token: &SecretString,
         is_refresh: bool,
     ) -> Result<bool, TokenError> {
@@ -258,14 +262,39 @@ impl OAuthClient {
             "access_token"
         };
         let mut form = vec![("token", token.expose()), ("token_type_hint", hint)];
-        let mut request = http.post(url);
+        let url =
+            url::Url::parse(url).map_err(|e| TokenError::Config(format!("revocation URL: {e}")))?;
+        let mut request = reqwest::Request::new(reqwest::Method::POST, url);
+        *request.timeout_mut() = Some(REVOKE_TIMEOUT);
+        let headers = request.headers_mut();
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers.insert(
+            reqwest::header::ACCEPT,
+            reqwest::header::HeaderValue::from_static("application/json"),
+        );
         match (self.client_auth, &self.client_secret) {
             (ClientAuth::Basic, Some(secret)) => {
                 // RFC 6749 2.3.1: both parts form-urlencoded before Basic.
                 let enc = |s: &str| {
                     url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
                 };
-                request = request.basic_auth(enc(&self.client_id), Some(enc(secret.expose())));
+                use base64::Engine as _;
+                let basic = zeroize::Zeroizing::new(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!(
+                        "{}:{}",
+                        enc(&self.client_id),
+                        enc(secret.expose())
+                    ))
+                ));
+                let mut value = reqwest::header::HeaderValue::from_str(&basic).map_err(|_| {
+                    TokenError::Config("the client id is not valid in a header".into())
+                })?;
+                value.set_sensitive(true);
+                headers.insert(reqwest::header::AUTHORIZATION, value);
             }
             (_, secret) => {
                 form.push(("client_id", &self.client_id));
@@ -274,8 +303,17 @@ impl OAuthClient {
                 }
             }
         }
-        let response = request.form(&form).send().await.map_err(|_| {
-            TokenError::Transient("the revocation endpoint could not be reached".into())
+        let body = zeroize::Zeroizing::new(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&form)
+                .finish(),
+        );
+        *request.body_mut() = Some(body.as_bytes().to_vec().into());
+        let response = http.execute(request).await.map_err(|e| {
+            TokenError::Transient(match e.blocked() {
+                Some(b) => format!("the revocation endpoint is not allowed: {b}"),
+                None => "the revocation endpoint could not be reached".into(),
+            })
         })?;
         match response.status().as_u16() {
             200..=299 => Ok(true),
@@ -320,12 +358,23 @@ impl OAuthClient {
     }
 }
 
+/// The private-network guard's refusal, if that is why a token request failed.
+fn blocked<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a crate::outbound::BlockedAddress> {
+    e.downcast_ref::<TokenHttpError>()
+        .and_then(TokenHttpError::blocked)
+}
+
 fn describe<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(
     e: &RequestTokenError<RE, T>,
 ) -> String {
     match e {
         RequestTokenError::ServerResponse(r) => r.to_string(),
-        RequestTokenError::Request(_) => "the token endpoint could not be reached".into(),
+        RequestTokenError::Request(e) => match blocked(e) {
+            Some(b) => format!("the token endpoint is not allowed: {b}"),
+            None => "the token endpoint could not be reached".into(),
+        },
         RequestTokenError::Parse(_, body) => format!(
             "the token endpoint answered something that is not an OAuth 2 response ({} bytes)",
             body.len()

@@ -322,7 +322,7 @@ async fn connections() -> (tempfile::TempDir, Arc<Connections>) {
     let c = Connections::new(
         store,
         Sealer::new(&MasterKey::generate()),
-        reqwest::Client::new(),
+        crate::outbound::TokenHttp::new(&crate::outbound::OutboundConfig::default()).unwrap(),
     )
     .await
     .unwrap();

@@ -315,8 +315,8 @@ pub struct Connections {
     me: std::sync::Weak<Connections>,
     store: Arc<Store>,
     sealer: Sealer,
-    /// For token requests: no redirects, the private-network guard.
-    http: reqwest::Client,
+    /// For token requests: no redirects, the private-network guard on every request.
+    http: crate::outbound::TokenHttp,
     /// `--public-url`: where the provider sends the browser back.
     public_url: RwLock<Option<String>>,
     /// How long an authorization may take (10 minutes; shorter in tests).
@@ -716,7 +716,7 @@ impl Connections {
     pub async fn new(
         store: Arc<Store>,
         sealer: Sealer,
-        http: reqwest::Client,
+        http: crate::outbound::TokenHttp,
     ) -> anyhow::Result<Arc<Self>> {
         let s = store.clone();
         let snapshot = blocking(move || Snapshot::load(&s))
@@ -1609,7 +1609,7 @@ mod tests {
         let c = Connections::new(
             store,
             Sealer::new(&MasterKey::generate()),
-            reqwest::Client::new(),
+            crate::outbound::TokenHttp::new(&crate::outbound::OutboundConfig::default()).unwrap(),
         )
         .await
         .unwrap();

@@ -211,14 +211,17 @@ impl Connections {
                 &Stamp::now(),
             )
             .map_err(|e| e.0)?;
-        let mut request = self.http.post(url).headers(headers);
-        if let Some(b) = body {
-            request = request.body(b);
-        }
-        let response = request
-            .send()
+        let mut request = reqwest::Request::new(reqwest::Method::POST, url);
+        *request.headers_mut() = headers;
+        *request.body_mut() = body.map(Into::into);
+        let response = self
+            .http
+            .execute(request)
             .await
-            .map_err(|_| format!("the {what} endpoint could not be reached"))?;
+            .map_err(|e| match e.blocked() {
+                Some(b) => format!("the {what} endpoint is not allowed: {b}"),
+                None => format!("the {what} endpoint could not be reached"),
+            })?;
         let status = response.status();
         let mut answer = Vec::new();
         let mut response = response;

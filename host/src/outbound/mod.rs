@@ -9,6 +9,7 @@
 //! function.
 
 mod net;
+mod token;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -19,8 +20,9 @@ use futures_util::StreamExt;
 pub use reqwest::Method;
 use url::Url;
 
-pub use net::is_private;
-use net::{BlockedAddress, GuardedResolver};
+use net::GuardedResolver;
+pub use net::{BlockedAddress, is_private};
+pub use token::{TokenHttp, TokenHttpError};
 
 use crate::auth::Credential;
 use crate::store::AuditRecord;
@@ -208,11 +210,11 @@ pub fn redact_url(url: &Url) -> String {
 }
 
 /// The one HTTP client for function traffic, and the host's own client for OAuth token
-/// requests (same private-network guard, never follows redirects).
+/// requests ([`TokenHttp`]: the same private-network guard, never follows redirects).
 #[derive(Debug)]
 pub struct Outbound {
     client: reqwest::Client,
-    token_client: reqwest::Client,
+    token_client: TokenHttp,
     config: OutboundConfig,
 }
 
@@ -234,18 +236,7 @@ impl Outbound {
                 config.allow_private_networks,
             )))
             .build()?;
-        // The oauth2 crate warns that its HTTP client must not follow redirects: a
-        // redirect could carry the client secret or a code elsewhere.
-        let token_client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(config.connect_timeout)
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(GuardedResolver::new(
-                config.allow_private_networks,
-            )))
-            .build()?;
+        let token_client = TokenHttp::new(&config)?;
         Ok(Arc::new(Self {
             client,
             token_client,
@@ -253,8 +244,8 @@ impl Outbound {
         }))
     }
 
-    /// The client for the host's own token requests (OAuth).
-    pub fn token_client(&self) -> &reqwest::Client {
+    /// The client for the host's own token requests (OAuth 1 and 2).
+    pub fn token_client(&self) -> &TokenHttp {
         &self.token_client
     }
 
@@ -390,18 +381,8 @@ impl Outbound {
             }));
         }
         // Literal addresses never reach the resolver, so they are checked here.
-        if !self.config.allow_private_networks {
-            let ip = match url.host() {
-                Some(url::Host::Ipv4(v4)) => Some(std::net::IpAddr::V4(v4)),
-                Some(url::Host::Ipv6(v6)) => Some(std::net::IpAddr::V6(v6)),
-                _ => None,
-            };
-            if let Some(ip) = ip.filter(|ip| is_private(*ip)) {
-                return Err(OutboundError::HostNotAllowed(format!(
-                    "{ip} is a private, loopback or link-local address; the operator must start the host with --allow-private-networks to reach it"
-                )));
-            }
-        }
+        net::check_literal(url, self.config.allow_private_networks)
+            .map_err(|b| OutboundError::HostNotAllowed(b.to_string()))?;
         Ok(())
     }
 

@@ -343,3 +343,53 @@ async fn the_token_secret_appears_nowhere_and_revoke_erases_the_tokens() {
         assert!(!raw.windows(needle.len()).any(|w| w == needle));
     }
 }
+
+/// Issue 11 item 5: without `--allow-private-networks`, the request-token request (which
+/// carries the consumer secret in the clear with PLAINTEXT) is not sent to a loopback
+/// literal.
+#[tokio::test]
+async fn the_request_token_request_is_not_sent_to_a_private_literal() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = TestHost::start_with(
+        dir.path(),
+        switchboard_tests::HostOptions {
+            allow_private_networks: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let api = &host.api;
+    let wire = switchboard_tests::Tripwire::start().await;
+    let origin = format!("http://127.0.0.1:{}", wire.port());
+    api.create_service(&json!({
+        "link_name": "loop",
+        "display_name": "Loopback provider",
+        "auth": {
+            "type": "oauth1",
+            "consumer_key": "test-consumer",
+            "request_token_url": format!("{origin}/oauth/request_token"),
+            "authorize_url": format!("{origin}/oauth/authorize"),
+            "access_token_url": format!("{origin}/oauth/access_token"),
+            "param_type": "header",
+            "signature_method": "PLAINTEXT",
+        },
+        "client_secret": CONSUMER_SECRET,
+        "api_origins": ["https://api.example.com"],
+    }))
+    .await;
+    api.create_connection("loop_main", "loop", &json!({})).await;
+    let (status, out) = api
+        .post_json("/api/v1/connections/loop_main/connect", &json!({}))
+        .await;
+    assert_eq!(status, 400, "{out}");
+    assert_eq!(out["error"]["code"], "token_request_failed", "{out}");
+    let message = out["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("request-token endpoint is not allowed")
+            && message.contains("127.0.0.1")
+            && message.contains("--allow-private-networks"),
+        "{message}"
+    );
+    assert!(!message.contains("CANARY"), "{message}");
+    assert_eq!(wire.hits(), 0, "the request-token request reached loopback");
+}

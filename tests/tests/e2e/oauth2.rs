@@ -624,3 +624,71 @@ async fn an_expired_state_is_refused() {
     let (_, view) = api.get("/api/v1/connections/prov_main").await;
     assert_eq!(view["status"], "not_connected");
 }
+
+/// Issue 11 item 5: without `--allow-private-networks`, the host's own token requests get
+/// the guard functions get. An IP literal never reaches the DNS resolver, so before the
+/// fix the client secret went to `http://127.0.0.1:P/token` in a Basic header.
+#[tokio::test]
+async fn token_requests_to_private_literals_send_nothing_without_allow_private_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = TestHost::start_with(
+        dir.path(),
+        switchboard_tests::HostOptions {
+            allow_private_networks: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let api = &host.api;
+    let wire = switchboard_tests::Tripwire::start().await;
+    let port = wire.port();
+    for (i, (literal, client_auth)) in [
+        ("127.0.0.1", "basic"),
+        ("127.0.0.1", "request_body"),
+        ("[::ffff:127.0.0.1]", "basic"),
+        ("[::127.0.0.1]", "basic"),
+        ("[::1]", "basic"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let origin = format!("http://{literal}:{port}");
+        let link = format!("loop{i}");
+        api.create_service(&json!({
+            "link_name": link,
+            "display_name": "Loopback provider",
+            "auth": {
+                "type": "oauth2",
+                "client_id": "test-client",
+                "access_token_url": format!("{origin}/token"),
+                "revoke_url": format!("{origin}/revoke"),
+                "grant_type": "client_credentials",
+                "client_auth": client_auth,
+            },
+            "client_secret": CLIENT_SECRET,
+            "api_origins": ["https://api.example.com"],
+        }))
+        .await;
+        let conn = format!("{link}_main");
+        api.create_connection(&conn, &link, &json!({})).await;
+        let (status, out) = api
+            .post_json(&format!("/api/v1/connections/{conn}/connect"), &json!({}))
+            .await;
+        assert_eq!(status, 400, "{literal}: {out}");
+        assert_eq!(out["error"]["code"], "token_request_failed", "{out}");
+        let message = out["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("token endpoint is not allowed")
+                && message.contains("--allow-private-networks"),
+            "{literal}: {message}"
+        );
+        assert!(!message.contains("CANARY"), "{message}");
+        let (_, view) = api.get(&format!("/api/v1/connections/{conn}")).await;
+        assert_eq!(view["status"], "not_connected", "{view}");
+    }
+    assert_eq!(
+        wire.hits(),
+        0,
+        "a token request reached the loopback listener"
+    );
+}
