@@ -17,7 +17,8 @@
 //!   `/api/echo` also answers the whole request and the token secret (an upstream that
 //!   leaks, to test redaction).
 //!
-//! Every signed request: exactly one of the three places holds the protocol parameters,
+//! Every signed request: a query of only the characters RFC 3986 allows raw (as
+//! oauthlib insists), exactly one of the three places holds the protocol parameters,
 //! none is repeated, the signature method is the configured one, the timestamp within
 //! [`OAuth1Config::timestamp_window`] of now, and the nonce unused for that timestamp,
 //! consumer and token.
@@ -286,6 +287,16 @@ fn verify(
         |inner: &mut Inner, why: &str| Err(Box::new(refuse(inner, StatusCode::BAD_REQUEST, why)));
     let unauthorized =
         |inner: &mut Inner, why: &str| Err(Box::new(refuse(inner, StatusCode::UNAUTHORIZED, why)));
+    // Like oauthlib: a query holding characters RFC 3986 does not allow raw (`[ ]`,
+    // `{ }`, `|`, ...) is not urlencoded, and is refused.
+    if !uri
+        .query()
+        .unwrap_or_default()
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b))
+    {
+        return bad(inner, "query_not_urlencoded");
+    }
     let Some(query) = form_pairs(uri.query().unwrap_or_default()) else {
         return bad(inner, "malformed_query");
     };

@@ -146,6 +146,38 @@ fn without_protocol_params(raw: &str) -> Option<String> {
     )
 }
 
+/// Whether RFC 3986 allows `b` raw in a query (`pchar / "/" / "?"`; `%` only as the
+/// start of a `%XX` escape, checked by the caller).
+fn query_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(&b)
+}
+
+/// Percent-encodes what RFC 3986 does not allow raw in `url`'s query (`[ ] { } | \ ^`
+/// and `` ` ``, which the URL parser keeps, and a `%` that starts no escape). The
+/// decoded parameters, and so the signature base string, are unchanged; strict
+/// providers (oauthlib) refuse such a query otherwise.
+pub fn strict_query(url: &mut Url) {
+    let Some(query) = url.query() else {
+        return;
+    };
+    let bytes = query.as_bytes();
+    let escape_at = |i: usize| {
+        bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit()
+    };
+    if (0..bytes.len()).all(|i| query_safe(bytes[i]) || (bytes[i] == b'%' && escape_at(i))) {
+        return;
+    }
+    let mut out = String::with_capacity(query.len() + 8);
+    for (i, &b) in bytes.iter().enumerate() {
+        if query_safe(b) || (b == b'%' && escape_at(i)) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url.set_query(Some(&out));
+}
+
 /// The base string URI (RFC 5849 section 3.4.1.2): lower-case scheme and host, the port
 /// only when it is not the scheme's default, the path as sent, no query or fragment.
 pub fn base_string_uri(url: &Url) -> String {
@@ -321,6 +353,8 @@ impl Signer {
     ) -> Result<String, ApplyError> {
         let essence = content_type_essence(headers);
         let form_body = essence.as_deref() == Some(FORM);
+        // What is signed is what is sent, in a form strict providers take.
+        strict_query(url);
         // Stale protocol parameters of our own placement (a redirect hop) go first.
         match self.param_type {
             ParamType::Header => {
@@ -829,6 +863,63 @@ mod tests {
             .unwrap_err();
         assert!(e.0.contains("form"), "{e}");
         assert!(!e.0.contains(TW_TOKEN_SECRET));
+    }
+
+    /// Issue 11 item 8: `[ ]` (and the other characters RFC 3986 does not allow raw in
+    /// a query, which the URL parser keeps) are sent percent-encoded, and the signature
+    /// is over the same parameters either way.
+    #[test]
+    fn query_characters_rfc_3986_forbids_are_encoded_before_signing() {
+        let raw = "https://api.example.com/v1/items?filter[name]=a|b&list[]=1&q={x}%20y&w=^`\\&p=100%&ok=a%2Fb:@/?!$'()*+,;=~";
+        let original = Url::parse(raw).unwrap();
+        assert!(
+            original.query().unwrap().contains('['),
+            "the parser keeps `[`"
+        );
+        for param_type in [ParamType::Header, ParamType::Query] {
+            let signer = twitter_signer(SignatureMethod::HmacSha1, param_type);
+            let mut url = original.clone();
+            let mut headers = HeaderMap::new();
+            let mut body = None;
+            let base = signer
+                .sign_with(
+                    &reqwest::Method::GET,
+                    &mut url,
+                    &mut headers,
+                    &mut body,
+                    FlowParams::default(),
+                    &twitter_stamp(),
+                )
+                .unwrap();
+            let sent = url.query().unwrap();
+            assert!(
+                sent.starts_with(
+                    "filter%5Bname%5D=a%7Cb&list%5B%5D=1&q=%7Bx%7D%20y&w=%5E%60%5C&p=100%25&ok=a%2Fb:@/?!$%27()*+,;=~"
+                ),
+                "{sent}"
+            );
+            assert!(sent.bytes().all(|b| query_safe(b) || b == b'%'), "{sent}");
+            // The base string is the one of the parameters as the function gave them.
+            let protocol: Vec<(String, String)> = url
+                .query_pairs()
+                .into_owned()
+                .filter(|(k, _)| k.starts_with("oauth_") && k != "oauth_signature")
+                .collect();
+            let protocol = if protocol.is_empty() {
+                header_params(&headers)
+                    .into_iter()
+                    .filter(|(k, _)| k != "oauth_signature")
+                    .collect()
+            } else {
+                protocol
+            };
+            assert_eq!(base_string("GET", &original, &protocol, &[]), base);
+            assert!(base.contains("filter%255Bname%255D%3Da%257Cb"), "{base}");
+        }
+        // A query with nothing to encode is left exactly as it was.
+        let mut url = Url::parse("https://x.example/?a=%5B&b=c+d&e=f%20g").unwrap();
+        strict_query(&mut url);
+        assert_eq!(url.query(), Some("a=%5B&b=c+d&e=f%20g"));
     }
 
     #[test]

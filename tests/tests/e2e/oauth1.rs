@@ -393,3 +393,32 @@ async fn the_request_token_request_is_not_sent_to_a_private_literal() {
     assert!(!message.contains("CANARY"), "{message}");
     assert_eq!(wire.hits(), 0, "the request-token request reached loopback");
 }
+
+/// Issue 11 item 8: a query with `[ ]` (and the other characters RFC 3986 does not allow
+/// raw) reaches a strict provider percent-encoded, and the signature verifies; before
+/// the fix the raw `[` was sent and refused.
+#[tokio::test]
+async fn brackets_in_a_query_are_encoded_and_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = TestHost::start(dir.path()).await;
+    let api = &host.api;
+    api.deploy_ok("fetch", FETCH, "?max_requests=8").await;
+    for (param_type, method) in [("header", "HMAC-SHA1"), ("query", "HMAC-SHA256")] {
+        let mock = provider(method, "ts-").await;
+        let link = format!("br_{param_type}");
+        connect(api, &link, &mock, param_type, method).await;
+        let out = fetch(
+            api,
+            json!({"url": format!("{}/api/items?filter[name]=a|b&ids[]=1&ids[]=2", mock.origin()),
+                   "connection": format!("{link}_main")}),
+        )
+        .await;
+        assert!(mock.refusals().is_empty(), "{:?}", mock.refusals());
+        let a = answer(&out);
+        assert_eq!(
+            a["signed_params"],
+            json!([["filter[name]", "a|b"], ["ids[]", "1"], ["ids[]", "2"]]),
+            "{a}"
+        );
+    }
+}
