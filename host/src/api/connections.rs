@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::{ApiError, ApiState};
 use crate::connections::{
-    ConnectRequest, ConnectionEdit, FLOW_COOKIE, NewConnection, ServiceDefinition,
+    ConnectRequest, ConnectionEdit, NewConnection, ServiceDefinition, flow_cookie_name,
 };
 
 /// Who is acting: the admin token is the only identity until users and roles land.
@@ -277,16 +277,11 @@ pub(super) async fn oauth_start(
         );
     };
     match s.app.connections().oauth_start(&state).await {
-        Ok((cookie, authorize_url)) => (
+        Ok(start) => (
             StatusCode::FOUND,
             [
-                (
-                    axum::http::header::SET_COOKIE,
-                    format!(
-                        "{FLOW_COOKIE}={cookie}; HttpOnly; SameSite=Lax; Path=/oauth; Max-Age=600"
-                    ),
-                ),
-                (axum::http::header::LOCATION, authorize_url),
+                (axum::http::header::SET_COOKIE, start.set_cookie),
+                (axum::http::header::LOCATION, start.authorize_url),
                 (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
             ],
         )
@@ -321,13 +316,15 @@ pub(super) async fn oauth_callback(
             "The provider's answer has no state, so it cannot be matched to a connection.",
         );
     };
+    // Each flow has its own cookie, named after its state.
+    let name = flow_cookie_name(&state);
     let cookie = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == FLOW_COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned());
     let error = q
         .error
@@ -342,9 +339,8 @@ pub(super) async fn oauth_callback(
         oauth_token: q.oauth_token.as_deref(),
         oauth_verifier: q.oauth_verifier.as_deref(),
     };
-    match s
-        .app
-        .connections()
+    let connections = s.app.connections();
+    let mut page = match connections
         .oauth_callback(&state, q.code.as_deref(), error, cookie.as_deref(), oauth1)
         .await
     {
@@ -359,5 +355,13 @@ pub(super) async fn oauth_callback(
             "Open the connection in the console",
         ),
         Err(e) => flow_page(StatusCode::BAD_REQUEST, "Sign-in failed", &e.0),
+    };
+    // The flow is over for this browser, whatever happened: drop its cookie.
+    if cookie.is_some()
+        && let Ok(clear) = axum::http::HeaderValue::from_str(&connections.clear_flow_cookie(&state))
+    {
+        page.headers_mut()
+            .append(axum::http::header::SET_COOKIE, clear);
     }
+    page
 }

@@ -734,3 +734,155 @@ async fn a_malformed_service_with_a_client_secret_is_refused_without_quoting_it(
     assert!(!out.to_string().contains("canary"), "{out}");
     assert!(message(&out).contains("line 1"), "{out}");
 }
+
+// ---- OAuth sign-in: the browser binding ----
+
+/// A host behind `https://switchboard.example/sb/` whose sign-ins last 90 seconds, with
+/// an authorization-code connection `acme_main`.
+async fn sign_in_fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServeConfig::new(dir.path());
+    config.runtime.max_concurrency = 4;
+    config.runtime.max_memory_mib = 64;
+    config.public_url = Some("https://switchboard.example/sb/".into());
+    config.oauth_flow_ttl = std::time::Duration::from_secs(90);
+    let host = Host::open(config).await.unwrap();
+    let f = Fixture {
+        router: host.router(),
+        token: host.token().secret().to_owned(),
+        _dir: dir,
+    };
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/services",
+            json_body(serde_json::json!({
+                "link_name": "acme", "display_name": "Acme",
+                "auth": {"type": "oauth2", "client_id": "cid",
+                         "authorize_url": "https://auth.acme.example/authorize",
+                         "access_token_url": "https://auth.acme.example/token",
+                         "grant_type": "authorization_code"},
+                "client_secret": "cs-canary",
+                "api_origins": ["https://api.acme.example"],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for link in ["acme_main", "acme_other"] {
+        let (status, body) = f
+            .authed(
+                "POST",
+                "/api/v1/connections",
+                json_body(serde_json::json!({
+                    "link_name": link, "display_name": link, "service": "acme",
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    f
+}
+
+impl Fixture {
+    /// Starts a sign-in of `link`: the start link's path (below the public URL's).
+    async fn start_link(&self, link: &str) -> String {
+        let (status, body) = self
+            .authed(
+                "POST",
+                &format!("/api/v1/connections/{link}/connect"),
+                b"{}".to_vec(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let start = body["authorize_url"].as_str().unwrap();
+        start
+            .strip_prefix("https://switchboard.example/sb")
+            .unwrap_or_else(|| panic!("{start}"))
+            .to_owned()
+    }
+
+    /// Opens a start link: the status and the `Set-Cookie` value.
+    async fn open(&self, path: &str) -> (StatusCode, Option<String>) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status(), cookie)
+    }
+}
+
+/// Issue 11 item 14 (d): the cookie's `Path` is the public URL's path, it is `Secure`
+/// on an https public URL, and it lives as long as the configured sign-in lifetime.
+#[tokio::test]
+async fn the_sign_in_cookie_follows_the_public_url_and_the_sign_in_lifetime() {
+    let f = sign_in_fixture().await;
+    let path = f.start_link("acme_main").await;
+    assert!(path.starts_with("/oauth/start?state="), "{path}");
+    let (status, cookie) = f.open(&path).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let cookie = cookie.unwrap();
+    let attributes: Vec<&str> = cookie.split("; ").collect();
+    assert!(attributes.contains(&"Path=/sb/oauth"), "{cookie}");
+    assert!(attributes.contains(&"Secure"), "{cookie}");
+    assert!(attributes.contains(&"HttpOnly"), "{cookie}");
+    assert!(attributes.contains(&"SameSite=Lax"), "{cookie}");
+    let max_age: u64 = attributes
+        .iter()
+        .find_map(|a| a.strip_prefix("Max-Age="))
+        .unwrap_or_else(|| panic!("{cookie}"))
+        .parse()
+        .unwrap();
+    assert!((80..=90).contains(&max_age), "{cookie}");
+}
+
+/// Issue 11 item 14 (a): each sign-in has a cookie of its own, so starting a second one
+/// in the same browser does not replace the first one's.
+#[tokio::test]
+async fn sign_ins_started_side_by_side_have_cookies_of_their_own() {
+    let f = sign_in_fixture().await;
+    let a = f.start_link("acme_main").await;
+    let b = f.start_link("acme_other").await;
+    let name = |cookie: &str| cookie.split('=').next().unwrap().to_owned();
+    let (_, ca) = f.open(&a).await;
+    let (_, cb) = f.open(&b).await;
+    let (ca, cb) = (ca.unwrap(), cb.unwrap());
+    assert!(name(&ca).starts_with("switchboard_oauth_"), "{ca}");
+    assert_ne!(name(&ca), name(&cb), "one cookie would replace the other");
+    let state = |path: &str| path.split("state=").nth(1).unwrap().to_owned();
+    assert_eq!(name(&ca), crate::connections::flow_cookie_name(&state(&a)));
+    assert_eq!(name(&cb), crate::connections::flow_cookie_name(&state(&b)));
+}
+
+/// Issue 11 item 14 (b): the link binds one browser, checked and set in one step: of
+/// many openings at the same time, exactly one gets a cookie.
+#[tokio::test]
+async fn a_start_link_binds_exactly_one_of_many_simultaneous_openings() {
+    let f = std::sync::Arc::new(sign_in_fixture().await);
+    for _ in 0..3 {
+        let path = f.start_link("acme_main").await;
+        let openings: Vec<_> = (0..8)
+            .map(|_| {
+                let (f, path) = (f.clone(), path.clone());
+                tokio::spawn(async move { f.open(&path).await })
+            })
+            .collect();
+        let mut bound = 0;
+        for o in openings {
+            let (status, cookie) = o.await.unwrap();
+            if status == StatusCode::FOUND {
+                assert!(cookie.is_some());
+                bound += 1;
+            } else {
+                assert_eq!(status, StatusCode::BAD_REQUEST);
+                assert!(cookie.is_none());
+            }
+        }
+        assert_eq!(bound, 1);
+    }
+}

@@ -26,7 +26,7 @@ use crate::store::{
 };
 pub use audit::KEEP_PER_CONNECTION;
 pub use defaults::ServiceClient;
-pub use oauth::{FLOW_COOKIE, FLOW_TTL, FlowError};
+pub use oauth::{FLOW_COOKIE, FLOW_TTL, FlowError, FlowStart, flow_cookie_name};
 pub use oauth1::CallbackParams;
 pub use template::fill_url;
 

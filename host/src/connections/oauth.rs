@@ -21,16 +21,49 @@ use crate::auth::oauth::{OAuthClient, TokenError, Tokens};
 use crate::auth::{AuthConfig, Credentials, GrantType};
 use crate::outbound::BrokerError;
 use crate::store::{
-    ConnectionRecord, ConnectionStatus, FlowKind, PendingFlow, SecretChange, SecretString,
-    ServiceRecord,
+    ConnectionRecord, ConnectionStatus, FlowBinding, FlowKind, FlowTake, PendingFlow, SecretChange,
+    SecretString, ServiceRecord,
 };
 
 /// How long an authorization may take, from connect to callback.
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
 /// An access token this close to its expiry is refreshed before use.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
-/// The cookie that ties a callback to the browser that started the flow.
+/// The prefix of the cookies that tie a callback to the browser that started the flow.
+/// Each flow has its own cookie (see [`flow_cookie_name`]), so sign-ins started side
+/// by side in one browser do not overwrite each other's.
 pub const FLOW_COOKIE: &str = "switchboard_oauth";
+
+/// The name of the cookie of the flow with `state`: [`FLOW_COOKIE`], `_`, and 16 hex
+/// digits of a hash of the state (which the cookie name does not reveal).
+pub fn flow_cookie_name(state: &str) -> String {
+    format!(
+        "{FLOW_COOKIE}_{}",
+        &sha256_hex(&format!("switchboard flow cookie\0{state}"))[..16]
+    )
+}
+
+/// What `/oauth/start` answers with: the browser's cookie and where to send it.
+#[derive(Debug, Clone)]
+pub struct FlowStart {
+    /// The whole `Set-Cookie` value: the flow's own name, a random value (its hash is
+    /// kept with the flow), `HttpOnly`, `SameSite=Lax`, the public URL's path,
+    /// `Secure` on https, and the flow's remaining lifetime.
+    pub set_cookie: String,
+    /// The provider's authorize URL.
+    pub authorize_url: String,
+}
+
+/// "10 minutes", "90 seconds": a sign-in's lifetime in words.
+fn lifetime_words(ttl: Duration) -> String {
+    let secs = ttl.as_secs().max(1);
+    if secs % 60 == 0 {
+        let m = secs / 60;
+        format!("{m} minute{}", if m == 1 { "" } else { "s" })
+    } else {
+        format!("{secs} second{}", if secs == 1 { "" } else { "s" })
+    }
+}
 /// Longest wait after repeated transient token-endpoint failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -338,45 +371,87 @@ impl Connections {
         ))
     }
 
-    /// `/oauth/start`: ties the flow to this browser (a cookie whose hash the flow keeps)
-    /// and returns the cookie value and the provider's authorize URL.
+    /// The `Path` and `Secure` attributes of the flow cookies: `{public path}/oauth`, and
+    /// `Secure` when the public URL is https.
+    fn cookie_scope(&self) -> (String, bool) {
+        let public = self.public_url.read().expect("lock poisoned").clone();
+        let Some(url) = public.and_then(|u| url::Url::parse(&u).ok()) else {
+            return ("/oauth".into(), false);
+        };
+        let path = format!("{}/oauth", url.path().trim_end_matches('/'));
+        // A path the cookie syntax cannot carry (`;`, `,`, spaces) widens to the origin.
+        let path = if path
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'"' | b'\\'))
+        {
+            path
+        } else {
+            "/".into()
+        };
+        (path, url.scheme() == "https")
+    }
+
+    fn flow_cookie(&self, state: &str, value: &str, max_age_s: u64) -> String {
+        let (path, secure) = self.cookie_scope();
+        format!(
+            "{}={value}; HttpOnly; SameSite=Lax; Path={path}; Max-Age={max_age_s}{}",
+            flow_cookie_name(state),
+            if secure { "; Secure" } else { "" }
+        )
+    }
+
+    /// The `Set-Cookie` value that removes the cookie of the flow with `state` (sent
+    /// with the callback's page: the flow is over).
+    pub fn clear_flow_cookie(&self, state: &str) -> String {
+        self.flow_cookie(state, "", 0)
+    }
+
+    /// `/oauth/start`: ties the flow to this browser (a cookie of its own whose hash
+    /// the flow keeps, checked and set in one transaction) and returns the cookie and
+    /// the provider's authorize URL.
     ///
     /// # Errors
     /// [`FlowError`] for an unknown, expired or already started flow.
-    pub async fn oauth_start(&self, state: &str) -> Result<(String, String), FlowError> {
-        let store = self.store.clone();
-        let s = state.to_owned();
-        let flow = blocking(move || Ok(store.flow(&s)?))
-            .await
-            .map_err(|_| FlowError("the host could not read the sign-in".into()))?
-            .ok_or_else(|| FlowError(
-                "this sign-in link is unknown or was already used; start again with `switchboard connection connect`".into(),
-            ))?;
-        let now = now_ms();
-        if flow.expires_at_ms <= now {
-            return Err(FlowError(
-                "this sign-in link expired (they last 10 minutes); start again".into(),
-            ));
-        }
-        if flow.browser_hash.is_some() {
-            return Err(FlowError(
-                "this sign-in link was already opened; start again to get a new one".into(),
-            ));
-        }
+    pub async fn oauth_start(&self, state: &str) -> Result<FlowStart, FlowError> {
         let nonce = random_token(32);
-        let mut started = flow.clone();
-        started.browser_hash = Some(sha256_hex(&nonce));
         let store = self.store.clone();
-        let s = state.to_owned();
-        blocking(move || Ok(store.put_flow(&s, &started, now)?))
+        let (s, hash) = (state.to_owned(), sha256_hex(&nonce));
+        let now = now_ms();
+        let outcome = blocking(move || Ok(store.bind_flow(&s, &hash, now)?))
             .await
             .map_err(|_| FlowError("the host could not save the sign-in".into()))?;
-        Ok((nonce, flow.authorize_url))
+        let flow = match outcome {
+            FlowBinding::Bound(flow) => flow,
+            FlowBinding::Unknown => {
+                return Err(FlowError(
+                    "this sign-in link is unknown or was already used; start again with `switchboard connection connect`".into(),
+                ));
+            }
+            FlowBinding::Expired => {
+                return Err(FlowError(format!(
+                    "this sign-in link expired (they last {}); start again",
+                    lifetime_words(self.flow_ttl())
+                )));
+            }
+            FlowBinding::AlreadyBound => {
+                return Err(FlowError(
+                    "this sign-in link was already opened; start again to get a new one".into(),
+                ));
+            }
+        };
+        // The cookie lives as long as the flow may still come back.
+        let max_age_s = flow.expires_at_ms.saturating_sub(now).div_ceil(1000).max(1);
+        Ok(FlowStart {
+            set_cookie: self.flow_cookie(state, &nonce, max_age_s),
+            authorize_url: flow.authorize_url,
+        })
     }
 
     /// `/oauth/callback`: checks the state (single use, unexpired, same browser), then
     /// exchanges the code (OAuth 2) or the verifier (OAuth 1: `oauth1` holds the
-    /// callback's `oauth_token` and `oauth_verifier`) and stores the tokens sealed.
+    /// callback's `oauth_token` and `oauth_verifier`) and stores the tokens sealed. The
+    /// flow is used up only by the browser that started it: a callback without its
+    /// cookie changes nothing, so whoever sees a `state` cannot burn the sign-in.
     ///
     /// # Errors
     /// [`FlowError`] saying what went wrong (consent denied, state unknown or expired,
@@ -391,24 +466,28 @@ impl Connections {
     ) -> Result<ConnectionView, FlowError> {
         let store = self.store.clone();
         let s = state.to_owned();
-        let flow = blocking(move || Ok(store.take_flow(&s)?))
+        let hash = browser.map(sha256_hex);
+        let outcome = blocking(move || Ok(store.take_bound_flow(&s, hash.as_deref())?))
             .await
-            .map_err(|_| FlowError("the host could not read the sign-in".into()))?
-            .ok_or_else(|| FlowError(
-                "the sign-in's state is unknown or was already used; start again with `switchboard connection connect`".into(),
-            ))?;
-        if flow.expires_at_ms <= now_ms() {
-            return Err(FlowError(
-                "the sign-in expired (it lasts 10 minutes); start again".into(),
-            ));
-        }
-        match (&flow.browser_hash, browser) {
-            (Some(expected), Some(cookie)) if *expected == sha256_hex(cookie) => {}
-            _ => {
+            .map_err(|_| FlowError("the host could not read the sign-in".into()))?;
+        let flow = match outcome {
+            FlowTake::Taken(flow) => *flow,
+            FlowTake::Unknown => {
+                return Err(FlowError(
+                    "the sign-in's state is unknown or was already used; start again with `switchboard connection connect`".into(),
+                ));
+            }
+            FlowTake::OtherBrowser => {
                 return Err(FlowError(
                     "this sign-in was not started in this browser; open the link `connect` gave in the same browser".into(),
                 ));
             }
+        };
+        if flow.expires_at_ms <= now_ms() {
+            return Err(FlowError(format!(
+                "the sign-in expired (it lasts {}); start again",
+                lifetime_words(self.flow_ttl())
+            )));
         }
         let entry = self
             .snapshot()

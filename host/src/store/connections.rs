@@ -171,6 +171,30 @@ pub struct PendingFlow {
     pub request_secret_sealed: Option<String>,
 }
 
+/// What [`Store::bind_flow`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowBinding {
+    /// Bound now; the flow as stored.
+    Bound(Box<PendingFlow>),
+    /// No flow has this state (never made, used, or dropped after expiry).
+    Unknown,
+    /// The flow expired.
+    Expired,
+    /// The link was opened before (in this browser or another).
+    AlreadyBound,
+}
+
+/// What [`Store::take_bound_flow`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowTake {
+    /// Removed; the flow as it was.
+    Taken(Box<PendingFlow>),
+    /// No flow has this state.
+    Unknown,
+    /// The flow is bound to another browser (or to none yet): left in place.
+    OtherBrowser,
+}
+
 /// The protocol of a [`PendingFlow`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -608,30 +632,81 @@ impl Store {
         Ok(())
     }
 
-    /// The pending flow of `state`, if any (not removed).
+    /// `/oauth/start`: binds the flow of `state` to the browser whose cookie hashes to
+    /// `browser_hash`, in one transaction (check and set together, so two openings of
+    /// one link cannot both bind it).
     ///
     /// # Errors
     /// Database failures.
-    pub fn flow(&self, state: &str) -> Result<Option<PendingFlow>, StoreError> {
-        let tx = self.db.begin_read()?;
-        match tx.open_table(OAUTH_FLOWS)?.get(state)? {
-            Some(v) => Ok(Some(decode(v.value())?)),
-            None => Ok(None),
+    pub fn bind_flow(
+        &self,
+        state: &str,
+        browser_hash: &str,
+        now_ms: u64,
+    ) -> Result<FlowBinding, StoreError> {
+        let tx = self.db.begin_write()?;
+        let outcome = {
+            let mut table = tx.open_table(OAUTH_FLOWS)?;
+            let flow: Option<PendingFlow> = match table.get(state)? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
+            match flow {
+                None => FlowBinding::Unknown,
+                Some(f) if f.expires_at_ms <= now_ms => FlowBinding::Expired,
+                Some(f) if f.browser_hash.is_some() => FlowBinding::AlreadyBound,
+                Some(mut f) => {
+                    f.browser_hash = Some(browser_hash.to_owned());
+                    table.insert(state, encode(&f).as_slice())?;
+                    FlowBinding::Bound(Box::new(f))
+                }
+            }
+        };
+        if matches!(outcome, FlowBinding::Bound(_)) {
+            tx.commit()?;
+        } else {
+            tx.abort()?;
         }
+        Ok(outcome)
     }
 
-    /// Removes and returns the pending flow of `state`: a state is used once.
+    /// `/oauth/callback`: removes and returns the flow of `state` (a state is used
+    /// once) only when it is bound to the browser whose cookie hashes to
+    /// `browser_hash`; a callback from anywhere else leaves it for the right browser.
     ///
     /// # Errors
     /// Database failures.
-    pub fn take_flow(&self, state: &str) -> Result<Option<PendingFlow>, StoreError> {
+    pub fn take_bound_flow(
+        &self,
+        state: &str,
+        browser_hash: Option<&str>,
+    ) -> Result<FlowTake, StoreError> {
         let tx = self.db.begin_write()?;
-        let flow = match tx.open_table(OAUTH_FLOWS)?.remove(state)? {
-            Some(v) => Some(decode(v.value())?),
-            None => None,
+        let outcome = {
+            let mut table = tx.open_table(OAUTH_FLOWS)?;
+            let flow: Option<PendingFlow> = match table.get(state)? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
+            match flow {
+                None => FlowTake::Unknown,
+                Some(f)
+                    if f.browser_hash.is_none() || f.browser_hash.as_deref() != browser_hash =>
+                {
+                    FlowTake::OtherBrowser
+                }
+                Some(f) => {
+                    table.remove(state)?;
+                    FlowTake::Taken(Box::new(f))
+                }
+            }
         };
-        tx.commit()?;
-        Ok(flow)
+        if matches!(outcome, FlowTake::Taken(_)) {
+            tx.commit()?;
+        } else {
+            tx.abort()?;
+        }
+        Ok(outcome)
     }
 
     /// Every sealed secret by record id.

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::runtime::Limits;
 pub use catalog::ServiceClientRecord;
 pub use connections::{
-    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, FlowKind, GrantRecord,
-    MAX_HISTORY, PendingFlow, SecretChange, ServiceRecord, StatusEvent,
+    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, FlowBinding, FlowKind, FlowTake,
+    GrantRecord, MAX_HISTORY, PendingFlow, SecretChange, ServiceRecord, StatusEvent,
 };
 pub use seal::{MasterKey, SealError, Sealer, SecretString};
 use tables::{

@@ -375,16 +375,35 @@ async fn bad_states_browsers_and_denied_consent_are_refused() {
     let provider = r.headers()["location"].to_str().unwrap().to_owned();
     let r = http.get(&provider).send().await.unwrap();
     let back = r.headers()["location"].to_str().unwrap().to_owned();
-    // Another browser (no cookie) cannot complete it ...
-    let r = http.get(&back).send().await.unwrap();
-    assert_eq!(r.status(), 400);
-    assert!(
-        r.text()
-            .await
-            .unwrap()
-            .contains("not started in this browser")
-    );
-    // ... and that attempt used the state up.
+    // Another browser (no cookie, or a cookie of its own) cannot complete it ...
+    let (name, _) = cookie.split_once('=').unwrap();
+    for other in [
+        None,
+        Some(format!("{name}=forged")),
+        Some("switchboard_oauth=x".into()),
+    ] {
+        let mut r = http.get(&back);
+        if let Some(c) = other {
+            r = r.header("cookie", c);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("not started in this browser")
+        );
+    }
+    // ... and those attempts did not use the state up (issue 11 item 14): the browser
+    // that started it completes it, once.
+    let r = http
+        .get(&back)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let r = http
         .get(&back)
         .header("cookie", &cookie)
@@ -430,8 +449,8 @@ async fn bad_states_browsers_and_denied_consent_are_refused() {
     );
     assert_eq!(
         mock.token_requests("authorization_code"),
-        1,
-        "no code was exchanged"
+        2,
+        "no code was exchanged but the one the right browser brought back"
     );
 }
 
@@ -691,4 +710,49 @@ async fn token_requests_to_private_literals_send_nothing_without_allow_private_n
         0,
         "a token request reached the loopback listener"
     );
+}
+
+/// Issue 11 item 14 (a): two sign-ins started in one browser both complete. Before the
+/// fix both used one cookie name, so the second start replaced the first one's cookie
+/// and the first callback was "not started in this browser".
+#[tokio::test]
+async fn two_sign_ins_started_in_one_browser_both_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let host = TestHost::start(dir.path()).await;
+    mock.set_redirect_uri(&format!("{}/oauth/callback", host.api.base()));
+    let api = &host.api;
+    api.create_service(&service("prov", &mock, "authorization_code", "basic"))
+        .await;
+    api.create_connection("prov_a", "prov", &json!({})).await;
+    api.create_connection("prov_b", "prov", &json!({})).await;
+    let http = switchboard_tests::browser::client();
+    // The browser's cookie jar: one value per cookie name, a later one replaces.
+    let mut jar = std::collections::BTreeMap::new();
+    let mut back = Vec::new();
+    for link in ["prov_a", "prov_b"] {
+        let start = start_connect(api, link).await;
+        let (cookie, to_provider) = switchboard_tests::browser::open_start(&start).await;
+        let (name, value) = cookie.split_once('=').unwrap();
+        jar.insert(name.to_owned(), value.to_owned());
+        let r = http.get(&to_provider).send().await.unwrap();
+        assert_eq!(r.status(), 302);
+        back.push(r.headers()["location"].to_str().unwrap().to_owned());
+    }
+    let cookies = jar
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    for (link, url) in ["prov_a", "prov_b"].iter().zip(&back) {
+        let r = http
+            .get(url)
+            .header("cookie", &cookies)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{link}: {}", r.text().await.unwrap());
+        let (_, view) = api.get(&format!("/api/v1/connections/{link}")).await;
+        assert_eq!(view["status"], "connected", "{view}");
+    }
 }
