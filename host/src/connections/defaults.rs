@@ -167,9 +167,15 @@ impl Connections {
         };
         let reason = had_client
             .then(|| format!("the OAuth client of service `{link}` changed; connect again"));
+        // A changed client revokes the connections: at the provider too, with the old
+        // client's credentials.
+        let forgetting = self
+            .begin_forget(|e| had_client && e.record.service_id == service.id)
+            .await;
         let revoked = self
             .write(move |s| Ok(s.set_service_client(&id, &record, &sealed, reason.as_deref())?))
             .await?;
+        self.finish_forget(forgetting).await;
         tracing::info!(
             service = link,
             revoked = revoked.len(),

@@ -923,9 +923,13 @@ impl Connections {
         };
         let r = record.clone();
         let reason = format!("service `{link}` was edited; connect again");
+        // Every connection of the service is revoked: at the provider too, with the
+        // client as it was.
+        let forgetting = self.begin_forget(|e| e.record.service_id == old.id).await;
         let revoked = self
             .write(move |s| Ok(s.replace_service(&old, &r, Some(&reason), secret)?))
             .await?;
+        self.finish_forget(forgetting).await;
         tracing::info!(service = link, revoked = revoked.len(), "service edited");
         Ok((self.snapshot().service_view(&record), revoked))
     }
@@ -945,9 +949,11 @@ impl Connections {
         }
         let l = link.to_owned();
         let reason = format!("service `{link}` was deleted");
+        let forgetting = self.begin_forget(|e| e.record.service_id == old.id).await;
         let revoked = self
             .write(move |s| Ok(s.delete_service(&l, &reason, now_ms())?))
             .await?;
+        self.finish_forget(forgetting).await;
         tracing::info!(service = link, revoked = revoked.len(), "service deleted");
         Ok(revoked)
     }
@@ -1097,8 +1103,16 @@ impl Connections {
             }
         }
         record.updated_at_ms = now_ms();
+        // Erased credentials are revoked at the provider too. The record is compared
+        // in the write, so a refresh that stored new tokens since it was read makes
+        // this edit fail rather than leave them live.
+        let erase = matches!(secret, SecretChange::Erase);
+        let forgetting = self
+            .begin_forget(|x| erase && x.record.id == e.record.id)
+            .await;
         self.write(move |s| Ok(s.update_connection(&e.record, &record, secret)?))
             .await?;
+        self.finish_forget(forgetting).await;
         self.show_connection(link)
     }
 
@@ -1149,6 +1163,13 @@ impl Connections {
                     "this is an oauth2 service: connect takes no values (the provider issues the tokens)",
                 ));
             }
+            // A connection that holds tokens gives them up first, at the provider too
+            // (revoking after the new sign-in could end the new grant as well where a
+            // provider revokes per user and client). A service that cannot make a
+            // client revokes nothing.
+            self.oauth_client(&service, &e.record.params)
+                .map_err(|m| bad("invalid_connection", m))?;
+            let e = self.forget_before_connecting(link, &e).await?;
             let authorize_url = match grant_type {
                 crate::auth::GrantType::AuthorizationCode => {
                     Some(self.start_authorization(&e, &service, actor).await?)
@@ -1196,13 +1217,49 @@ impl Connections {
         })
     }
 
+    /// Before an OAuth 2 connection is connected again: its tokens, if it has any, are
+    /// erased (status `revoked`) and revoked at the provider. Returns the entry to
+    /// connect.
+    async fn forget_before_connecting(
+        &self,
+        link: &str,
+        entry: &Arc<Entry>,
+    ) -> Result<Arc<Entry>, AppError> {
+        if entry.record.status != ConnectionStatus::Connected {
+            return Ok(entry.clone());
+        }
+        let forgetting = self.begin_forget(|e| e.record.id == entry.record.id).await;
+        let e = self.entry(link)?;
+        if e.record.status == ConnectionStatus::Connected {
+            let why = "connected again: the earlier tokens were revoked";
+            let now = now_ms();
+            let mut record = e.record.clone();
+            record.status = ConnectionStatus::Revoked;
+            record.status_reason = Some(format!("{why}; finish the new sign-in to use it"));
+            record.record_event("revoked", Some(why), now);
+            record.credential_names.clear();
+            record.revoked_at_ms = Some(now);
+            record.updated_at_ms = now;
+            let expected = e.record.clone();
+            self.write(move |s| {
+                Ok(s.update_connection(&expected, &record, SecretChange::Erase)?)
+            })
+            .await?;
+            self.finish_forget(forgetting).await;
+        }
+        self.entry(link)
+    }
+
     /// Erases the credentials; status `revoked`.
     ///
     /// # Errors
     /// [`AppError::NotFound`].
     pub async fn revoke(&self, link: &str) -> Result<ConnectionView, AppError> {
+        self.entry(link)?;
+        // Under the refresh lock: erase here first, then revoke what was erased at the
+        // provider (a refresh cannot store new tokens in between).
+        let forgetting = self.begin_forget(|e| e.record.link_name == link).await;
         let e = self.entry(link)?;
-        self.revoke_upstream(&e).await;
         let now = now_ms();
         let mut record = e.record.clone();
         record.status = ConnectionStatus::Revoked;
@@ -1213,6 +1270,7 @@ impl Connections {
         record.updated_at_ms = now;
         self.write(move |s| Ok(s.update_connection(&e.record, &record, SecretChange::Erase)?))
             .await?;
+        self.finish_forget(forgetting).await;
         tracing::info!(connection = link, "connection revoked");
         self.show_connection(link)
     }
@@ -1223,8 +1281,10 @@ impl Connections {
     /// [`AppError::NotFound`].
     pub async fn delete_connection(&self, link: &str) -> Result<(), AppError> {
         self.audit.flush().await;
+        let forgetting = self.begin_forget(|e| e.record.link_name == link).await;
         let l = link.to_owned();
         self.write(move |s| Ok(s.delete_connection(&l)?)).await?;
+        self.finish_forget(forgetting).await;
         tracing::info!(connection = link, "connection deleted");
         Ok(())
     }

@@ -797,31 +797,102 @@ impl Connections {
         self.backoff.lock().expect("lock poisoned").remove(id);
     }
 
-    /// Revokes the tokens at the provider (RFC 7009), when the service has an endpoint.
-    /// Best effort: the local tokens are erased whatever the provider says.
-    pub(super) async fn revoke_upstream(&self, entry: &Entry) {
-        let (Some(service), Ok(Credentials::OAuth2(tokens))) = (
-            entry.service.as_deref(),
-            self.open_credentials(&entry.record.link_name, entry),
-        ) else {
-            return;
-        };
-        let Ok(client) = self.oauth_client(service, &entry.record.params) else {
-            return;
-        };
-        let (token, is_refresh) = match &tokens.refresh_token {
-            Some(r) => (r, true),
-            None => (&tokens.access_token, false),
-        };
-        match client.revoke(&self.http, token, is_refresh).await {
-            Ok(true) => {
-                tracing::info!(connection = %entry.record.link_name, "tokens revoked at the provider")
-            }
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(connection = %entry.record.link_name, error = %e, "revoking at the provider failed; the tokens are erased here")
-            }
+    /// Starts forgetting the OAuth 2 tokens of the connections `select` picks: takes
+    /// their refresh locks (in id order, so two callers cannot deadlock; a refresh in
+    /// flight finishes first) and reads the tokens to revoke, with the client as the
+    /// service is now (before an edit). Erase locally while holding the result, then
+    /// pass it to [`Self::finish_forget`]; dropping it instead (the erase failed)
+    /// revokes nothing.
+    pub(super) async fn begin_forget(&self, select: impl Fn(&Entry) -> bool) -> Forgetting {
+        let mut picked: Vec<(String, String)> = self
+            .snapshot()
+            .connections
+            .values()
+            .filter(|e| select(e))
+            .map(|e| (e.record.id.clone(), e.record.link_name.clone()))
+            .collect();
+        picked.sort();
+        let mut guards = Vec::with_capacity(picked.len());
+        for (id, _) in &picked {
+            guards.push(self.refresh_lock(id).lock_owned().await);
         }
+        // Read again under the locks: a refresh that just finished stored new tokens.
+        let snapshot = self.snapshot();
+        let pending = picked
+            .iter()
+            .filter_map(|(id, link)| {
+                snapshot
+                    .connections
+                    .get(link)
+                    .filter(|e| e.record.id == *id)
+            })
+            .filter_map(|e| self.revocation_of(e))
+            .collect();
+        Forgetting { guards, pending }
+    }
+
+    /// What to revoke at the provider for `entry`: its OAuth 2 tokens, when its service
+    /// has a revocation endpoint.
+    fn revocation_of(&self, entry: &Entry) -> Option<Forgotten> {
+        let service = entry.service.as_deref()?;
+        let Ok(Credentials::OAuth2(tokens)) = self.open_credentials(&entry.record.link_name, entry)
+        else {
+            return None;
+        };
+        let client = self.oauth_client(service, &entry.record.params).ok()?;
+        client.revoke_url.as_ref()?;
+        Some(Forgotten {
+            link: entry.record.link_name.clone(),
+            client,
+            tokens,
+        })
+    }
+
+    /// After the local erase is committed: releases the refresh locks, then revokes the
+    /// tokens at the provider (RFC 7009; the refresh token, which takes the grant's
+    /// access tokens with it, or else the access token). Best effort: all at once, each
+    /// bounded by the revocation timeout, failures logged; the tokens are gone here
+    /// whatever the provider says.
+    pub(super) async fn finish_forget(&self, forgetting: Forgetting) {
+        let Forgetting { guards, pending } = forgetting;
+        drop(guards);
+        let revocations = pending.into_iter().map(|f| async move {
+            let (token, is_refresh) = match &f.tokens.refresh_token {
+                Some(r) => (r, true),
+                None => (&f.tokens.access_token, false),
+            };
+            match f.client.revoke(&self.http, token, is_refresh).await {
+                Ok(true) => tracing::info!(connection = %f.link, "tokens revoked at the provider"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(connection = %f.link, error = %e, "revoking at the provider failed; the tokens are erased here")
+                }
+            }
+        });
+        futures_util::future::join_all(revocations).await;
+    }
+}
+
+/// Tokens erased here, to revoke at the provider.
+pub(super) struct Forgotten {
+    link: String,
+    client: OAuthClient,
+    tokens: Tokens,
+}
+
+/// Connections whose tokens are being erased: their refresh locks (no refresh can
+/// store new tokens meanwhile) and what to revoke once the erase is committed.
+pub(super) struct Forgetting {
+    guards: Vec<tokio::sync::OwnedMutexGuard<()>>,
+    pending: Vec<Forgotten>,
+}
+
+impl std::fmt::Debug for Forgetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forgetting")
+            .field("locks", &self.guards.len())
+            .field("to_revoke", &self.pending.len())
+            .finish()
     }
 }
 

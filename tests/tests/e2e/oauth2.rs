@@ -444,8 +444,8 @@ async fn bad_states_browsers_and_denied_consent_are_refused() {
     assert_eq!(last["event"], "failed", "{view}");
     assert!(last["reason"].as_str().unwrap().contains("access_denied"));
     assert_eq!(
-        view["status"], "connected",
-        "the earlier tokens still stand"
+        view["status"], "revoked",
+        "connecting again revoked the earlier tokens (issue 11 item 6)"
     );
     assert_eq!(
         mock.token_requests("authorization_code"),
@@ -754,5 +754,75 @@ async fn two_sign_ins_started_in_one_browser_both_complete() {
         assert_eq!(r.status(), 200, "{link}: {}", r.text().await.unwrap());
         let (_, view) = api.get(&format!("/api/v1/connections/{link}")).await;
         assert_eq!(view["status"], "connected", "{view}");
+    }
+}
+
+/// Issue 11 item 6: every way the host forgets a connection's tokens revokes them at the
+/// provider (RFC 7009), as `revoke` does: deleting the connection, editing or deleting
+/// its service, and connecting it again. Before the fix none of these called
+/// `revoke_url`, and the provider kept the refresh token live.
+#[tokio::test]
+async fn every_path_that_forgets_tokens_revokes_them_at_the_provider() {
+    for path in [
+        "connection delete",
+        "service edit",
+        "service delete",
+        "connect again",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mock = OAuthMock::start(provider_config()).await;
+        let host = connected(dir.path(), &mock).await;
+        let api = &host.api;
+        let refresh = mock.current_refresh_token().unwrap();
+        assert!(mock.revocations().is_empty());
+        match path {
+            "connection delete" => {
+                let (status, out) = api.delete("/api/v1/connections/prov_main").await;
+                assert_eq!(status, 204, "{out}");
+            }
+            "service edit" => {
+                let mut edited = service("prov", &mock, "authorization_code", "basic");
+                edited["display_name"] = json!("Provider, renamed");
+                let (status, out) = api.put_json("/api/v1/services/prov", &edited).await;
+                assert_eq!(status, 200, "{out}");
+                assert_eq!(out["revoked_connections"], json!(["prov_main"]), "{out}");
+            }
+            "service delete" => {
+                let (status, out) = api.delete("/api/v1/services/prov").await;
+                assert_eq!(status, 200, "{out}");
+                assert_eq!(out["revoked_connections"], json!(["prov_main"]), "{out}");
+            }
+            "connect again" => {
+                let start = start_connect(api, "prov_main").await;
+                let (_, view) = api.get("/api/v1/connections/prov_main").await;
+                assert_eq!(view["status"], "revoked", "{path}: {view}");
+                assert_eq!(view["credentials"], json!([]), "{view}");
+                assert_eq!(
+                    mock.revocations(),
+                    vec![(refresh.clone(), Some("refresh_token".to_owned()))],
+                    "{path}"
+                );
+                // The new sign-in is a new grant, untouched.
+                let (status, page) = browser_signs_in(&start).await;
+                assert_eq!(status, 200, "{page}");
+                assert!(!mock.grant_revoked(), "the new grant is live");
+                assert_eq!(call_api(api, &mock, "/api/data").await["status"], 200);
+            }
+            _ => unreachable!(),
+        }
+        assert_eq!(
+            mock.revocations(),
+            vec![(refresh.clone(), Some("refresh_token".to_owned()))],
+            "{path}"
+        );
+        if path != "connect again" {
+            assert!(mock.grant_revoked(), "{path}");
+            let (_, view) = api.get("/api/v1/connections/prov_main").await;
+            if path != "connection delete" {
+                assert_eq!(view["status"], "revoked", "{path}: {view}");
+            }
+        }
+        let logs = captured_logs();
+        assert!(!logs.contains(&refresh) && !logs.contains(CLIENT_SECRET));
     }
 }
