@@ -925,6 +925,69 @@ mod tests {
     }
 
     #[test]
+    fn a_flow_is_bound_once_and_taken_only_by_its_browser() {
+        let (_dir, store) = open();
+        let flow = PendingFlow {
+            connection_id: "con_1".into(),
+            link: "acme_main".into(),
+            created_by: "admin".into(),
+            created_at_ms: 1_000,
+            expires_at_ms: 10_000,
+            authorize_url: "https://auth.example/authorize".into(),
+            redirect_uri: "https://sb.example/oauth/callback".into(),
+            verifier_sealed: String::new(),
+            browser_hash: None,
+            kind: FlowKind::OAuth2,
+            request_token: None,
+            request_secret_sealed: None,
+        };
+        store.put_flow("s1", &flow, 1_000).unwrap();
+        // Not opened yet: no browser may take it, and it stays.
+        assert_eq!(
+            store.take_bound_flow("s1", None).unwrap(),
+            FlowTake::OtherBrowser
+        );
+        assert_eq!(
+            store.take_bound_flow("s1", Some("h")).unwrap(),
+            FlowTake::OtherBrowser
+        );
+        assert_eq!(
+            store.bind_flow("nope", "h", 2_000).unwrap(),
+            FlowBinding::Unknown
+        );
+        let FlowBinding::Bound(bound) = store.bind_flow("s1", "h", 2_000).unwrap() else {
+            panic!("not bound");
+        };
+        assert_eq!(bound.browser_hash.as_deref(), Some("h"));
+        assert_eq!(
+            store.bind_flow("s1", "other", 2_000).unwrap(),
+            FlowBinding::AlreadyBound
+        );
+        // Another browser's callback leaves it in place.
+        assert_eq!(
+            store.take_bound_flow("s1", None).unwrap(),
+            FlowTake::OtherBrowser
+        );
+        assert_eq!(
+            store.take_bound_flow("s1", Some("other")).unwrap(),
+            FlowTake::OtherBrowser
+        );
+        assert_eq!(
+            store.take_bound_flow("s1", Some("h")).unwrap(),
+            FlowTake::Taken(bound)
+        );
+        assert_eq!(
+            store.take_bound_flow("s1", Some("h")).unwrap(),
+            FlowTake::Unknown
+        );
+        store.put_flow("s2", &flow, 1_000).unwrap();
+        assert_eq!(
+            store.bind_flow("s2", "h", 10_000).unwrap(),
+            FlowBinding::Expired
+        );
+    }
+
+    #[test]
     fn editing_or_deleting_a_service_revokes_its_connections_and_erases_secrets() {
         let (_dir, store) = open();
         let sealer = Sealer::new(&MasterKey::generate());
