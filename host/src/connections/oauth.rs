@@ -57,7 +57,7 @@ pub struct FlowStart {
 /// "10 minutes", "90 seconds": a sign-in's lifetime in words.
 fn lifetime_words(ttl: Duration) -> String {
     let secs = ttl.as_secs().max(1);
-    if secs % 60 == 0 {
+    if secs.is_multiple_of(60) {
         let m = secs / 60;
         format!("{m} minute{}", if m == 1 { "" } else { "s" })
     } else {
