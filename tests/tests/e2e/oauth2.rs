@@ -826,3 +826,55 @@ async fn every_path_that_forgets_tokens_revokes_them_at_the_provider() {
         assert!(!logs.contains(&refresh) && !logs.contains(CLIENT_SECRET));
     }
 }
+
+/// Issue 11 item 5, the other token requests: a host started without
+/// `--allow-private-networks` over a connection made with it neither refreshes at nor
+/// revokes at a loopback provider, and says why.
+#[tokio::test]
+async fn refresh_and_revocation_requests_get_the_guard_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    // Access tokens that are due for a refresh as soon as they are issued.
+    mock.set_config(|c| c.access_ttl = Some(Duration::ZERO));
+    let host = connected(dir.path(), &mock).await;
+    host.running.stop().await.unwrap();
+    let host = TestHost::start_with(
+        dir.path(),
+        switchboard_tests::HostOptions {
+            allow_private_networks: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let api = &host.api;
+    let (status, out) = api
+        .invoke(
+            "fetch",
+            &json!({"url": format!("{}/api/data", mock.origin()), "connection": "prov_main"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let message = out["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("token endpoint is not allowed")
+            && message.contains("--allow-private-networks"),
+        "{out}"
+    );
+    assert!(!out.to_string().contains(CLIENT_SECRET), "{out}");
+    assert_eq!(mock.token_requests("refresh_token"), 0);
+    assert_eq!(mock.api_requests(), 0);
+
+    let (status, view) = api
+        .post("/api/v1/connections/prov_main/revoke", vec![])
+        .await;
+    assert_eq!(
+        (status, view["status"].as_str()),
+        (200, Some("revoked")),
+        "{view}"
+    );
+    assert!(
+        mock.revocations().is_empty(),
+        "the revocation went to loopback"
+    );
+    assert!(!mock.grant_revoked());
+}
