@@ -1163,13 +1163,18 @@ impl Connections {
                     "this is an oauth2 service: connect takes no values (the provider issues the tokens)",
                 ));
             }
-            // A connection that holds tokens gives them up first, at the provider too
-            // (revoking after the new sign-in could end the new grant as well where a
-            // provider revokes per user and client). A service that cannot make a
-            // client revokes nothing.
-            self.oauth_client(&service, &e.record.params)
+            // A connection that holds tokens gives them up first when the provider can
+            // revoke them (revoking after the new sign-in could end the new grant as
+            // well where a provider revokes per user and client). Without a revocation
+            // endpoint the old tokens stand until new ones replace them.
+            let client = self
+                .oauth_client(&service, &e.record.params)
                 .map_err(|m| bad("invalid_connection", m))?;
-            let e = self.forget_before_connecting(link, &e).await?;
+            let e = if client.revoke_url.is_some() {
+                self.forget_before_connecting(link, &e).await?
+            } else {
+                e
+            };
             let authorize_url = match grant_type {
                 crate::auth::GrantType::AuthorizationCode => {
                     Some(self.start_authorization(&e, &service, actor).await?)
