@@ -878,3 +878,27 @@ async fn refresh_and_revocation_requests_get_the_guard_too() {
     );
     assert!(!mock.grant_revoked());
 }
+
+/// Connecting again a connection whose service has no `revoke_url`: nothing can be
+/// revoked, so its tokens stand until the new sign-in replaces them.
+#[tokio::test]
+async fn connecting_again_without_a_revocation_endpoint_keeps_the_tokens_until_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let host = TestHost::start(dir.path()).await;
+    mock.set_redirect_uri(&format!("{}/oauth/callback", host.api.base()));
+    let api = &host.api;
+    api.deploy_ok("fetch", FETCH, "").await;
+    let mut def = service("prov", &mock, "authorization_code", "basic");
+    def["auth"].as_object_mut().unwrap().remove("revoke_url");
+    api.create_service(&def).await;
+    api.create_connection("prov_main", "prov", &json!({})).await;
+    let start = start_connect(api, "prov_main").await;
+    assert_eq!(browser_signs_in(&start).await.0, 200);
+    api.grant("fetch", "prov_main").await;
+    let _again = start_connect(api, "prov_main").await;
+    let (_, view) = api.get("/api/v1/connections/prov_main").await;
+    assert_eq!(view["status"], "connected", "{view}");
+    assert_eq!(call_api(api, &mock, "/api/data").await["status"], 200);
+    assert!(mock.revocations().is_empty());
+}
