@@ -101,6 +101,26 @@ pub struct OutboundResponse {
     pub body: Vec<u8>,
 }
 
+impl OutboundResponse {
+    /// Redacts `redactor`'s secrets from header names, values and the body (a second
+    /// credential's, after a retry with refreshed ones), keeping `Content-Length` true.
+    pub fn redact(&mut self, redactor: &Redactor) {
+        for (name, value) in &mut self.headers {
+            redactor.redact_string(name);
+            redactor.redact_string(value);
+        }
+        if let Some(out) = redactor.redact(&self.body) {
+            self.body = out;
+            let len = self.body.len().to_string();
+            for (name, value) in &mut self.headers {
+                if name == "content-length" {
+                    value.clone_from(&len);
+                }
+            }
+        }
+    }
+}
+
 /// Why a request was refused or failed. Messages never contain a query string.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -773,6 +793,9 @@ impl ConnectionBroker for NoConnections {
 
     fn record(&self, _link: &str, _record: AuditRecord) {}
 }
+
+#[cfg(test)]
+mod upstream_tests;
 
 #[cfg(test)]
 mod tests {
