@@ -1550,7 +1550,7 @@ impl Connections {
             AuthConfig::OAuth1 { .. } | AuthConfig::OAuth2 { .. } => self.consumer_secret(service).map_err(|e| {
                 tracing::error!(connection = link, error = %e, "the consumer secret does not open");
                 BrokerError::NeedsReconnect(format!(
-                    "connection `{link}`'s service has a consumer secret that cannot be read; set it again"
+                    "connection `{link}`'s service has a client secret that cannot be read; set it again"
                 ))
             })?,
             _ => None,

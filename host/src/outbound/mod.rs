@@ -351,6 +351,9 @@ impl Outbound {
                 .map_err(|e| OutboundError::InvalidRequest(e.0))?;
         }
         let mut headers = build_headers(&req.headers)?;
+        // Content negotiation is the host's: the function's choice is dropped here (before
+        // any signing) and replaced on every hop.
+        headers.remove(reqwest::header::ACCEPT_ENCODING);
         let mut method = req.method;
         let mut body = req.body;
 
@@ -367,14 +370,16 @@ impl Outbound {
             }
             let (mut hop_url, mut hop_headers, mut hop_body) =
                 (url.clone(), headers.clone(), body.clone());
-            hop_headers.insert(
-                reqwest::header::ACCEPT_ENCODING,
-                reqwest::header::HeaderValue::from_static(ACCEPT_ENCODING),
-            );
             if let Some(c) = credential {
                 c.apply(&method, &mut hop_url, &mut hop_headers, &mut hop_body)
                     .map_err(|e| OutboundError::InvalidRequest(e.0))?;
             }
+            // After signing, so it stays out of a SigV4 signature (caches and CDNs rewrite
+            // it in transit).
+            hop_headers.insert(
+                reqwest::header::ACCEPT_ENCODING,
+                reqwest::header::HeaderValue::from_static(ACCEPT_ENCODING),
+            );
             *budget -= 1;
             let mut builder = self
                 .client

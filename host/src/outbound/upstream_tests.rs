@@ -592,6 +592,18 @@ async fn dot_segments_are_refused_before_anything_is_sent() {
         .unwrap_err();
     assert!(matches!(e, OutboundError::InvalidRequest(_)), "{e}");
     assert!(up.seen().is_empty(), "{:?}", up.seen());
+    // A plain key is sent; the host's Accept-Encoding replaces the function's and stays
+    // out of the signature (set after signing, so a rewrite in transit cannot break it).
+    send_with(&up, &s3, get(up.url("/bucket/key.txt")))
+        .await
+        .unwrap();
+    let sent = up.seen().pop().unwrap();
+    assert_eq!(sent.header("accept-encoding"), Some(ACCEPT_ENCODING));
+    let auth = sent.header("authorization").unwrap();
+    assert!(
+        auth.contains("SignedHeaders=") && !auth.contains("accept-encoding"),
+        "{auth}"
+    );
 
     // A redirect whose path has one is not followed.
     fn dotty(_: &Seen) -> Vec<u8> {
