@@ -628,3 +628,27 @@ async fn range_requests_through_a_connection_are_refused() {
     assert!(matches!(e, OutboundError::InvalidRequest(_)), "{e}");
     assert!(up.seen().is_empty());
 }
+
+#[test]
+fn a_second_redactor_keeps_content_length_true() {
+    // After a 401 retry with refreshed tokens, the answer passes the first tokens'
+    // redactor too (runtime/state.rs); the length must follow.
+    let mut r = OutboundResponse {
+        status: 200,
+        headers: vec![
+            ("x-old-token".into(), "old-canary".into()),
+            ("content-length".into(), "14".into()),
+        ],
+        body: b"was old-canary".to_vec(),
+    };
+    let mut old = Redactor::default();
+    old.add(b"old-canary");
+    r.redact(&old);
+    assert_eq!(r.body, b"was [redacted]");
+    assert_eq!(r.headers[0].1, "[redacted]");
+    assert_eq!(r.headers[1], ("content-length".into(), "14".into()));
+    let mut longer = Redactor::default();
+    longer.add(b"was");
+    r.redact(&longer);
+    assert_eq!(r.headers[1].1, r.body.len().to_string());
+}
