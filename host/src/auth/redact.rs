@@ -144,7 +144,8 @@ impl Redactor {
 fn first_bytes(unit: u32) -> Vec<u8> {
     let mut v = vec![b'%', b'\\', b'&'];
     if unit & RAW_BYTE != 0 {
-        v.push((unit & 0xff) as u8);
+        let b = (unit & 0xff) as u8;
+        v.extend([b.to_ascii_lowercase(), b.to_ascii_uppercase()]);
         return v;
     }
     let c = char::from_u32(unit).unwrap_or_default();
@@ -639,6 +640,9 @@ mod tests {
             redact(&r, b"x\xffa\x00y %FFA%00"),
             "x[redacted]y [redacted]"
         );
+        let mut r = Redactor::default();
+        r.add(b"k\xff");
+        assert_eq!(redact(&r, b"K\xff"), "[redacted]");
     }
 
     #[test]
