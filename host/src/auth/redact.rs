@@ -44,6 +44,8 @@ const STEPS_PER_UNIT: usize = 32;
 pub struct Redactor {
     /// Longest first.
     needles: Vec<Zeroizing<Vec<u32>>>,
+    /// Per needle (same order), the bytes a spelling of its first character starts with.
+    firsts: Vec<[bool; 256]>,
     /// Bytes that can start a spelling of some needle's first character.
     starts: Box<[bool; 256]>,
 }
@@ -52,6 +54,7 @@ impl Default for Redactor {
     fn default() -> Self {
         Self {
             needles: Vec::new(),
+            firsts: Vec::new(),
             starts: Box::new([false; 256]),
         }
     }
@@ -83,8 +86,13 @@ impl Redactor {
         for b in first_bytes(units[0]) {
             self.starts[usize::from(b)] = true;
         }
-        self.needles.push(units);
-        self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        let at = self.needles.partition_point(|n| n.len() >= units.len());
+        let mut first = [false; 256];
+        for b in first_bytes(units[0]) {
+            first[usize::from(b)] = true;
+        }
+        self.needles.insert(at, units);
+        self.firsts.insert(at, first);
     }
 
     /// Whether no secret was added.
@@ -105,10 +113,13 @@ impl Redactor {
                 at += 1;
                 continue;
             }
+            let byte = usize::from(bytes[at]);
             let found = self
                 .needles
                 .iter()
-                .find_map(|needle| match_at(needle, bytes, at));
+                .zip(&self.firsts)
+                .filter(|(_, first)| first[byte])
+                .find_map(|(needle, _)| match_at(needle, bytes, at));
             match found {
                 Some(end) if end > at => {
                     let o = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
@@ -198,6 +209,20 @@ impl Matcher<'_> {
                 return None;
             }
             self.steps -= 1;
+            // Fast path: an ASCII character over a byte that starts no escape has one
+            // spelling, itself (in either case).
+            let unit = self.needle[i];
+            if unit < 0x80
+                && let Some(&b) = self.hay.get(h)
+                && !matches!(b, b'%' | b'\\' | b'&' | b'+')
+            {
+                if !b.eq_ignore_ascii_case(&(unit as u8)) {
+                    return None;
+                }
+                i += 1;
+                h += 1;
+                continue;
+            }
             let mut ends = Ends::default();
             spellings(self.needle[i], self.hay, h, &mut ends);
             match ends.as_slice() {
