@@ -188,8 +188,14 @@ impl Request {
 
     /// Adds a header. Adding a name twice sends it twice.
     ///
-    /// With a connection the host removes `Authorization`, `Cookie`, `Proxy-*` and hop-by-hop
-    /// headers: the connection supplies the credentials.
+    /// Some headers are refused, not removed: the request fails with
+    /// [`HttpError::InvalidRequest`] and nothing is sent. Always refused: `Host`,
+    /// `Content-Length`, hop-by-hop headers and `Proxy-*`. With a connection also
+    /// `Authorization`, `Cookie` and the service's API-key header names, in any case and
+    /// with `_` for `-` (the connection supplies the credentials), and `Range`/`If-Range`
+    /// (a reflected secret read in pieces would escape redaction).
+    /// `Accept-Encoding` is the host's: whatever is set here, the host asks for
+    /// `gzip, deflate` and hands over the decoded body.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -310,9 +316,12 @@ impl Request {
 pub struct Response {
     /// The status code, such as `200`.
     pub status: u16,
-    /// The headers, in the order they arrived; names as the server sent them.
+    /// The headers, in the order they arrived, names in lower case; no hop-by-hop headers
+    /// and no `Content-Encoding`; `Content-Length` is the length of `body`. Through a
+    /// connection, secrets in names and values are replaced with `[redacted]`.
     pub headers: Vec<(String, String)>,
-    /// The body (empty for `HEAD`).
+    /// The body, decoded (the host decodes gzip and deflate and refuses other encodings);
+    /// empty for `HEAD`.
     pub body: Vec<u8>,
 }
 

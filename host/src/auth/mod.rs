@@ -287,6 +287,36 @@ pub struct Credential {
 /// refused for every request by outbound itself.)
 pub const CONNECTION_FORBIDDEN_HEADERS: &[&str] = &["authorization", "cookie", "cookie2"];
 
+/// Headers that ask for part of a response: refused through a connection, since a
+/// reflected secret read in pieces escapes the redactor.
+pub const RANGE_HEADERS: &[&str] = &["range", "if-range"];
+
+/// A Basic username shorter than this is not redacted on its own (a one-letter name would
+/// blank every such letter of a response); it is still redacted inside the Basic token.
+pub const MIN_REDACTED_USERNAME: usize = 4;
+
+/// A header name as servers may read it: lower case, `_` as `-`.
+fn header_key(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+/// A query or form field name as servers may read it: lower case, a trailing `[…]`
+/// dropped, `.`, space and `[` as `_`.
+fn param_key(name: &str) -> String {
+    let lower = name.trim().to_ascii_lowercase();
+    let base = match lower.find('[') {
+        Some(i) if lower[i..].contains(']') => &lower[..i],
+        _ => lower.as_str(),
+    };
+    base.replace(['.', ' ', '['], "_")
+}
+
+fn form_on_bodiless(name: &str, method: &reqwest::Method) -> ApplyError {
+    ApplyError(format!(
+        "this connection sends `{name}` as form data, which needs a request body, and a {method} request has none (the host does not create one; a 303 redirect also turns a request into a GET): use POST, PUT or PATCH with an application/x-www-form-urlencoded body"
+    ))
+}
+
 impl Credential {
     /// Builds the request-time form of `credentials` for a service with `auth`.
     ///
@@ -298,7 +328,9 @@ impl Credential {
     }
 
     /// [`Credential::new`] for auth types that also need the service's own secret (the
-    /// OAuth 1 consumer secret, sealed with the service rather than the connection).
+    /// OAuth 1 consumer secret, sealed with the service rather than the connection; the
+    /// OAuth 2 client secret, which is not sent with API requests but is redacted from
+    /// their responses).
     ///
     /// # Errors
     /// As [`Credential::new`]; an `oauth1` service without its consumer secret.
@@ -398,11 +430,18 @@ impl Credential {
         if let Credentials::Basic { username, password } = credentials {
             redactor.add(basic::token(username, password).expose().as_bytes());
             redactor.add(password.expose().as_bytes());
+            if username.expose().chars().count() >= MIN_REDACTED_USERNAME {
+                redactor.add(username.expose().as_bytes());
+            }
         }
         if let Credentials::OAuth2(tokens) = credentials {
             redactor.add(tokens.access_token.expose().as_bytes());
             if let Some(r) = &tokens.refresh_token {
                 redactor.add(r.expose().as_bytes());
+            }
+            // The service's client secret: an API origin may echo it too.
+            if let Some(secret) = service_secret {
+                redactor.add(secret.expose().as_bytes());
             }
         }
         Ok(Self {
@@ -413,45 +452,68 @@ impl Credential {
     }
 
     /// Refuses a request whose headers, query or form body would override or smuggle a
-    /// credential. Called once, on the function's request, before anything is sent.
+    /// credential, or read a reflected one in pieces. Called once, on the function's
+    /// request, before anything is sent.
+    ///
+    /// Names are compared as servers may read them, not only byte for byte: a header
+    /// name case-insensitively with `_` taken as `-` (`X_Api_Key` is `X-Api-Key` to some
+    /// servers); a query or form field name case-insensitively, with a trailing `[…]`
+    /// dropped and `.`, space and `[` taken as `_` (PHP's reading: `API_KEY`, `api_key[]`,
+    /// `api.key` are all `api_key`).
     ///
     /// # Errors
     /// A message naming the offending header or parameter.
     pub fn check_request(
         &self,
+        method: &reqwest::Method,
         url: &Url,
         headers: &[(String, String)],
         body: Option<&[u8]>,
     ) -> Result<(), ApplyError> {
         for (name, _) in headers {
-            let lower = name.to_ascii_lowercase();
-            if CONNECTION_FORBIDDEN_HEADERS.contains(&lower.as_str())
-                || self.reserved_headers.contains(&lower)
+            let key = header_key(name);
+            if CONNECTION_FORBIDDEN_HEADERS.contains(&key.as_str())
+                || self.reserved_headers.iter().any(|r| header_key(r) == key)
             {
                 return Err(ApplyError(format!(
                     "header `{name}` may not be set on a request through a connection: the host sets the credentials"
                 )));
             }
+            if RANGE_HEADERS.contains(&key.as_str()) {
+                return Err(ApplyError(format!(
+                    "header `{name}` may not be set on a request through a connection: a response read in ranges could carry a reflected credential in pieces the host cannot recognise; request the whole resource"
+                )));
+            }
         }
+        let bodiless = *method == reqwest::Method::GET || *method == reqwest::Method::HEAD;
         for p in &self.placements {
             match p {
-                Placement::Query { name, .. } if url.query_pairs().any(|(k, _)| k == *name) => {
-                    return Err(ApplyError(format!(
-                        "query parameter `{name}` is set by the connection; remove it from the URL"
-                    )));
+                Placement::Query { name, .. } => {
+                    if let Some((k, _)) = url
+                        .query_pairs()
+                        .find(|(k, _)| param_key(k) == param_key(name))
+                    {
+                        return Err(ApplyError(format!(
+                            "query parameter `{k}` is set by the connection (as `{name}`); remove it from the URL"
+                        )));
+                    }
                 }
-                Placement::Form { name, .. }
-                    if body.is_some_and(|b| {
-                        url::form_urlencoded::parse(b).any(|(k, _)| k == *name)
-                    }) =>
-                {
-                    return Err(ApplyError(format!(
-                        "form field `{name}` is set by the connection; remove it from the body"
-                    )));
+                Placement::Form { name, .. } => {
+                    if bodiless {
+                        return Err(form_on_bodiless(name, method));
+                    }
+                    if let Some((k, _)) = body.and_then(|b| {
+                        url::form_urlencoded::parse(b)
+                            .find(|(k, _)| param_key(k) == param_key(name))
+                    }) {
+                        return Err(ApplyError(format!(
+                            "form field `{k}` is set by the connection (as `{name}`); remove it from the body"
+                        )));
+                    }
                 }
                 Placement::AwsSigv4(signer) => signer.check_url(url)?,
                 Placement::OAuth1(_) => oauth1::Signer::check_request(url, body)?,
-                _ => {}
+                Placement::Header { .. } => {}
             }
         }
         Ok(())
@@ -475,6 +537,10 @@ impl Credential {
                     api_key::set_query(url, name, value.expose());
                 }
                 Placement::Form { name, value } => {
+                    // A redirect (303) can turn a request into a GET: no body is made for it.
+                    if *method == reqwest::Method::GET || *method == reqwest::Method::HEAD {
+                        return Err(form_on_bodiless(name, method));
+                    }
                     api_key::set_form(headers, body, name, value.expose())?;
                 }
                 Placement::Header { name, value } => {
@@ -573,7 +639,7 @@ mod tests {
         let mut url = Url::parse("https://api.example.com/v1?x=1").unwrap();
         let mut headers = HeaderMap::new();
         let mut body = None;
-        c.apply(&reqwest::Method::GET, &mut url, &mut headers, &mut body)
+        c.apply(&reqwest::Method::POST, &mut url, &mut headers, &mut body)
             .unwrap();
         assert_eq!(url.query(), Some("x=1&api_key=q-canary"));
         assert_eq!(headers["x-api-key"], "h-canary");
@@ -590,9 +656,9 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        c.apply(&reqwest::Method::GET, &mut url, &mut headers, &mut body)
+        c.apply(&reqwest::Method::POST, &mut url, &mut headers, &mut body)
             .unwrap();
-        c.apply(&reqwest::Method::GET, &mut url, &mut headers, &mut body)
+        c.apply(&reqwest::Method::POST, &mut url, &mut headers, &mut body)
             .unwrap();
         assert_eq!(body.as_deref(), Some(&b"a=1&token=f+canary%26%3D"[..]));
         assert_eq!(url.query(), Some("x=1&api_key=q-canary"));
@@ -602,7 +668,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", "application/json".parse().unwrap());
         let e = c
-            .apply(&reqwest::Method::GET, &mut url, &mut headers, &mut body)
+            .apply(&reqwest::Method::POST, &mut url, &mut headers, &mut body)
             .unwrap_err();
         assert!(e.0.contains("x-www-form-urlencoded"), "{e}");
         assert!(!e.0.contains("canary"));
@@ -614,25 +680,161 @@ mod tests {
         let url = Url::parse("https://api.example.com/v1").unwrap();
         for h in ["Authorization", "cookie", "x-api-key", "X-API-KEY"] {
             let e = c
-                .check_request(&url, &[(h.into(), "v".into())], None)
+                .check_request(&post(), &url, &[(h.into(), "v".into())], None)
                 .unwrap_err();
             assert!(e.0.contains(h), "{e}");
         }
         let q = Url::parse("https://api.example.com/v1?api_key=mine").unwrap();
         assert!(
-            c.check_request(&q, &[], None)
+            c.check_request(&post(), &q, &[], None)
                 .unwrap_err()
                 .0
                 .contains("api_key")
         );
         let e = c
-            .check_request(&url, &[], Some(b"a=1&token=mine"))
+            .check_request(&post(), &url, &[], Some(b"a=1&token=mine"))
             .unwrap_err();
         assert!(e.0.contains("token"));
         assert!(
-            c.check_request(&url, &[("accept".into(), "x".into())], Some(b"a=1"))
-                .is_ok()
+            c.check_request(
+                &post(),
+                &url,
+                &[("accept".into(), "x".into())],
+                Some(b"a=1")
+            )
+            .is_ok()
         );
+    }
+
+    fn post() -> reqwest::Method {
+        reqwest::Method::POST
+    }
+
+    #[test]
+    fn a_form_credential_never_makes_a_body_on_get_or_head() {
+        let c = Credential::new(&api_key_service(), &values()).unwrap();
+        let url = Url::parse("https://api.example.com/v1").unwrap();
+        for m in [reqwest::Method::GET, reqwest::Method::HEAD] {
+            let e = c.check_request(&m, &url, &[], None).unwrap_err();
+            assert!(
+                e.0.contains("`token` as form data") && e.0.contains("POST"),
+                "{e}"
+            );
+            // A redirect hop turned into a GET is refused too, not given a body.
+            let (mut u, mut h, mut b) = (url.clone(), HeaderMap::new(), None);
+            let e = c.apply(&m, &mut u, &mut h, &mut b).unwrap_err();
+            assert!(e.0.contains("form data"), "{e}");
+            assert!(b.is_none() && h.get("content-type").is_none());
+        }
+        // Query and header placements alone are fine on a GET.
+        let only_query = AuthConfig::ApiKey {
+            params: vec![ApiKeyParam {
+                name: "api_key".into(),
+                display_name: "Key".into(),
+                param_type: ParamType::Query,
+            }],
+        };
+        let creds = Credentials::ApiKey {
+            values: [("api_key".to_owned(), SecretString::new("q-canary"))].into(),
+        };
+        let c = Credential::new(&only_query, &creds).unwrap();
+        c.check_request(&reqwest::Method::GET, &url, &[], None)
+            .unwrap();
+    }
+
+    #[test]
+    fn near_miss_names_and_range_requests_are_refused() {
+        let c = Credential::new(&api_key_service(), &values()).unwrap();
+        let url = Url::parse("https://api.example.com/v1").unwrap();
+        for h in [
+            "X_Api_Key",
+            "x_api-key",
+            "AUTHORIZATION",
+            "Range",
+            "if-range",
+            "If_Range",
+        ] {
+            let e = c
+                .check_request(&post(), &url, &[(h.into(), "v".into())], None)
+                .unwrap_err();
+            assert!(e.0.contains(h), "{h}: {e}");
+        }
+        for q in [
+            "API_KEY=x",
+            "api_key[]=x",
+            "Api_Key[0]=x",
+            "api.key=x",
+            "api%20key=x",
+            "api[key=x",
+        ] {
+            let u = Url::parse(&format!("https://api.example.com/v1?{q}")).unwrap();
+            let e = c.check_request(&post(), &u, &[], None).unwrap_err();
+            assert!(e.0.contains("api_key"), "{q}: {e}");
+        }
+        for f in ["TOKEN=x", "token[]=x", "a=1&Token%5Bx%5D=y"] {
+            let e = c
+                .check_request(&post(), &url, &[], Some(f.as_bytes()))
+                .unwrap_err();
+            assert!(e.0.contains("token"), "{f}: {e}");
+        }
+        // Names that only share a prefix are someone else's.
+        let u = Url::parse("https://api.example.com/v1?api_key_id=1&my_api_key=2").unwrap();
+        c.check_request(
+            &post(),
+            &u,
+            &[("x-api-keys".into(), "v".into())],
+            Some(b"tokens=1"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn basic_username_and_oauth2_client_secret_are_redacted() {
+        let creds = Credentials::Basic {
+            username: SecretString::new("user-canary"),
+            password: SecretString::new("pw-canary"),
+        };
+        let c = Credential::new(&AuthConfig::Basic, &creds).unwrap();
+        let out = c
+            .redactor()
+            .redact(b"you are user-canary:[redacted]")
+            .unwrap();
+        assert_eq!(out, b"you are [redacted]:[redacted]");
+        // A short username is not a needle of its own (it would blank every `bob`).
+        let short = Credentials::Basic {
+            username: SecretString::new("bob"),
+            password: SecretString::new("pw-canary"),
+        };
+        let c = Credential::new(&AuthConfig::Basic, &short).unwrap();
+        assert_eq!(c.redactor().redact(b"bob"), None);
+
+        let auth = AuthConfig::OAuth2 {
+            client_id: "id".into(),
+            authorize_url: None,
+            access_token_url: "https://a/t".into(),
+            refresh_token_url: None,
+            revoke_url: None,
+            scopes: vec![],
+            scope_delimiter: " ".into(),
+            grant_type: GrantType::ClientCredentials,
+            client_auth: ClientAuth::Basic,
+            extra_authorize_params: BTreeMap::new(),
+        };
+        let tokens = oauth::Tokens {
+            access_token: SecretString::new("at-canary"),
+            refresh_token: None,
+            expires_at_ms: None,
+            issued_at_ms: None,
+            granted_scopes: None,
+        };
+        let secret = SecretString::new("client-secret-canary");
+        let c = Credential::with_service_secret(&auth, &Credentials::OAuth2(tokens), Some(&secret))
+            .unwrap();
+        let out = c
+            .redactor()
+            .redact(b"{\"client_secret\":\"client-secret-canary\"}")
+            .unwrap();
+        assert_eq!(out, b"{\"client_secret\":\"[redacted]\"}");
     }
 
     #[test]

@@ -1609,11 +1609,13 @@ impl Connections {
                 "connection `{link}` cannot be used (its service was deleted); connect it again"
             )));
         };
+        // OAuth 1 signs with the consumer secret; OAuth 2 only needs the client secret
+        // redacted from responses.
         let service_secret = match &service.auth {
-            AuthConfig::OAuth1 { .. } => self.consumer_secret(service).map_err(|e| {
+            AuthConfig::OAuth1 { .. } | AuthConfig::OAuth2 { .. } => self.consumer_secret(service).map_err(|e| {
                 tracing::error!(connection = link, error = %e, "the consumer secret does not open");
                 BrokerError::NeedsReconnect(format!(
-                    "connection `{link}`'s service has a consumer secret that cannot be read; set it again"
+                    "connection `{link}`'s service has a client secret that cannot be read; set it again"
                 ))
             })?,
             _ => None,

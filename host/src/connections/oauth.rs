@@ -18,7 +18,7 @@ use super::{
     template,
 };
 use crate::auth::oauth::{OAuthClient, TokenError, Tokens};
-use crate::auth::{AuthConfig, Credentials, GrantType};
+use crate::auth::{AuthConfig, Credentials, GrantType, Redactor};
 use crate::outbound::BrokerError;
 use crate::store::{
     ConnectionRecord, ConnectionStatus, FlowBinding, FlowKind, FlowTake, PendingFlow, SecretChange,
@@ -722,6 +722,9 @@ impl Connections {
                 ": the provider gave no refresh token and the access token expired".into(),
             )),
         };
+        // A provider's `error_description` is its own text and may quote the client secret
+        // or a token back: redacted before it becomes a status reason or reaches a function.
+        let result = result.map_err(|e| redact_token_error(e, &client, &tokens));
         match result {
             Ok(new) => {
                 self.clear_backoff(&entry.record.id);
@@ -899,4 +902,63 @@ impl std::fmt::Debug for Forgetting {
 /// The OAuth parts of a connection summary.
 pub(super) fn token_expiry(record: &ConnectionRecord) -> Option<String> {
     record.token_expires_at_ms.map(super::rfc3339)
+}
+
+/// `e` with the client secret and `tokens` replaced wherever the provider quoted them.
+fn redact_token_error(e: TokenError, client: &OAuthClient, tokens: &Tokens) -> TokenError {
+    let mut r = Redactor::default();
+    if let Some(secret) = &client.client_secret {
+        r.add(secret.expose().as_bytes());
+    }
+    r.add(tokens.access_token.expose().as_bytes());
+    if let Some(refresh) = &tokens.refresh_token {
+        r.add(refresh.expose().as_bytes());
+    }
+    let clean = |mut m: String| {
+        r.redact_string(&mut m);
+        m
+    };
+    match e {
+        TokenError::InvalidGrant(m) => TokenError::InvalidGrant(clean(m)),
+        TokenError::Rejected(m) => TokenError::Rejected(clean(m)),
+        TokenError::Transient(m) => TokenError::Transient(clean(m)),
+        TokenError::Config(m) => TokenError::Config(clean(m)),
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+    use crate::auth::ClientAuth;
+    use crate::store::SecretString;
+
+    #[test]
+    fn a_provider_quoting_secrets_in_its_error_is_redacted() {
+        let client = OAuthClient {
+            client_id: "cid".into(),
+            client_secret: Some(SecretString::new("cs-canary/+")),
+            authorize_url: None,
+            token_url: "https://auth.example.com/token".into(),
+            refresh_url: "https://auth.example.com/token".into(),
+            revoke_url: None,
+            client_auth: ClientAuth::Basic,
+            scope_delimiter: " ".into(),
+        };
+        let tokens = Tokens {
+            access_token: SecretString::new("at-canary"),
+            refresh_token: Some(SecretString::new("rt-canary")),
+            expires_at_ms: None,
+            issued_at_ms: None,
+            granted_scopes: None,
+        };
+        for e in [
+            TokenError::Rejected("invalid_client: secret cs-canary%2F%2B is wrong".into()),
+            TokenError::InvalidGrant(": rt-canary was used".into()),
+            TokenError::Transient("slow_down: at-canary".into()),
+        ] {
+            let shown = redact_token_error(e, &client, &tokens).to_string();
+            assert!(!shown.contains("canary"), "{shown}");
+            assert!(shown.contains("[redacted]"), "{shown}");
+        }
+    }
 }

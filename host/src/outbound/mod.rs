@@ -24,7 +24,7 @@ use net::GuardedResolver;
 pub use net::{BlockedAddress, is_private};
 pub use token::{TokenHttp, TokenHttpError};
 
-use crate::auth::Credential;
+use crate::auth::{Credential, Redactor};
 use crate::store::AuditRecord;
 
 /// Request headers a function may not set: hop-by-hop headers, `Host`, and
@@ -96,10 +96,31 @@ pub struct OutboundRequest {
 pub struct OutboundResponse {
     /// Status code.
     pub status: u16,
-    /// Headers (hop-by-hop ones removed), values decoded lossily as UTF-8.
+    /// Headers (hop-by-hop ones and `Content-Encoding` removed, `Content-Length` that of
+    /// `body`), names and values redacted, then decoded lossily as UTF-8.
     pub headers: Vec<(String, String)>,
-    /// Body, at most [`OutboundConfig::max_response_bytes`].
+    /// Body, decoded, at most [`OutboundConfig::max_response_bytes`].
     pub body: Vec<u8>,
+}
+
+impl OutboundResponse {
+    /// Redacts `redactor`'s secrets from header names, values and the body (a second
+    /// credential's, after a retry with refreshed ones), keeping `Content-Length` true.
+    pub fn redact(&mut self, redactor: &Redactor) {
+        for (name, value) in &mut self.headers {
+            redactor.redact_string(name);
+            redactor.redact_string(value);
+        }
+        if let Some(out) = redactor.redact(&self.body) {
+            self.body = out;
+            let len = self.body.len().to_string();
+            for (name, value) in &mut self.headers {
+                if name == "content-length" {
+                    value.clone_from(&len);
+                }
+            }
+        }
+    }
 }
 
 /// Why a request was refused or failed. Messages never contain a query string.
@@ -121,6 +142,24 @@ pub enum OutboundError {
     /// Connecting or reading failed.
     #[error("transport error: {0}")]
     Transport(String),
+}
+
+impl OutboundError {
+    /// The error with `redactor`'s secrets replaced in its message.
+    #[must_use]
+    pub fn redacted(self, redactor: &Redactor) -> Self {
+        let clean = |mut m: String| {
+            redactor.redact_string(&mut m);
+            m
+        };
+        match self {
+            OutboundError::HostNotAllowed(m) => OutboundError::HostNotAllowed(clean(m)),
+            OutboundError::InvalidRequest(m) => OutboundError::InvalidRequest(clean(m)),
+            OutboundError::LimitExceeded(m) => OutboundError::LimitExceeded(clean(m)),
+            OutboundError::Timeout => OutboundError::Timeout,
+            OutboundError::Transport(m) => OutboundError::Transport(clean(m)),
+        }
+    }
 }
 
 /// Which origins a request may reach: a function's allowed hosts (no connection), or a
@@ -257,10 +296,17 @@ impl Outbound {
     /// Sends `req` under `policy`, following redirects whose targets the policy
     /// also allows. Each hop spends one unit of `budget`. With a `credential`, the
     /// request is checked for smuggled credentials first, the credential is put on
-    /// every hop, and its secrets are redacted from the response.
+    /// every hop, and its secrets are redacted from the response and from the error
+    /// (every string that leaves here passes the redactor).
+    ///
+    /// The host owns content negotiation: whatever the function set, every hop asks for
+    /// [`ACCEPT_ENCODING`]; a gzip or deflate response is decoded (bounded by
+    /// [`OutboundConfig::max_response_bytes`] after decoding) before redaction, and any
+    /// other `Content-Encoding` is refused. The function gets the decoded body, without
+    /// `Content-Encoding`, with a `Content-Length` of what it receives.
     ///
     /// # Errors
-    /// [`OutboundError`]; nothing is sent for a refused origin or header.
+    /// [`OutboundError`]; nothing is sent for a refused origin, URL or header.
     pub async fn send(
         &self,
         policy: &Policy,
@@ -268,15 +314,37 @@ impl Outbound {
         budget: &mut u32,
         credential: Option<&Credential>,
     ) -> Result<OutboundResponse, OutboundError> {
+        let result = self.send_unredacted(policy, req, budget, credential).await;
+        match credential {
+            Some(c) => result.map_err(|e| e.redacted(c.redactor())),
+            None => result,
+        }
+    }
+
+    async fn send_unredacted(
+        &self,
+        policy: &Policy,
+        req: OutboundRequest,
+        budget: &mut u32,
+        credential: Option<&Credential>,
+    ) -> Result<OutboundResponse, OutboundError> {
         let deadline = Instant::now() + req.timeout;
+        if has_dot_segment(&req.url) {
+            return Err(OutboundError::InvalidRequest(format!(
+                "the URL's path has a `.` or `..` segment (or one spelled with %2E); URLs are normalised by removing such segments, so the request would go to, and be signed for, another path than the one given. {DOT_SEGMENT_HINT}"
+            )));
+        }
         let mut url = Url::parse(&req.url).map_err(|e| {
             OutboundError::InvalidRequest(format!("URL is not absolute or not valid: {e}"))
         })?;
         if let Some(c) = credential {
-            c.check_request(&url, &req.headers, req.body.as_deref())
+            c.check_request(&req.method, &url, &req.headers, req.body.as_deref())
                 .map_err(|e| OutboundError::InvalidRequest(e.0))?;
         }
-        let headers = build_headers(&req.headers)?;
+        let mut headers = build_headers(&req.headers)?;
+        // Content negotiation is the host's: the function's choice is dropped here (before
+        // any signing) and replaced on every hop.
+        headers.remove(reqwest::header::ACCEPT_ENCODING);
         let mut method = req.method;
         let mut body = req.body;
 
@@ -297,6 +365,12 @@ impl Outbound {
                 c.apply(&method, &mut hop_url, &mut hop_headers, &mut hop_body)
                     .map_err(|e| OutboundError::InvalidRequest(e.0))?;
             }
+            // After signing, so it stays out of a SigV4 signature (caches and CDNs rewrite
+            // it in transit).
+            hop_headers.insert(
+                reqwest::header::ACCEPT_ENCODING,
+                reqwest::header::HeaderValue::from_static(ACCEPT_ENCODING),
+            );
             *budget -= 1;
             let mut builder = self
                 .client
@@ -307,34 +381,41 @@ impl Outbound {
                 builder = builder.body(b);
             }
             let response = builder.send().await.map_err(|e| map_error(&e, &url))?;
-            let status = response.status();
-            if status.is_redirection()
+            let code = response.status().as_u16();
+            // Only these redirect; any other 3xx (304 Not Modified, 300, 305) is an
+            // answer and goes to the function as it is.
+            if matches!(code, 301 | 302 | 303 | 307 | 308)
                 && let Some(location) = response.headers().get(reqwest::header::LOCATION)
             {
                 let location = location.to_str().map_err(|_| {
                     OutboundError::Transport("redirect Location header is not valid text".into())
                 })?;
+                if has_dot_segment(location) {
+                    return Err(OutboundError::InvalidRequest(format!(
+                        "the upstream redirected to a URL whose path has a `.` or `..` segment; the host does not follow it (it would be sent to another path than the one given). {DOT_SEGMENT_HINT}"
+                    )));
+                }
                 url = url.join(location).map_err(|e| {
                     OutboundError::Transport(format!("redirect Location is not a valid URL: {e}"))
                 })?;
-                // 303 always, and 301/302 after a POST, become a GET without a body
-                // (what browsers and RFC 9110 expect); 307/308 repeat the request.
-                let code = status.as_u16();
-                if code == 303 || (matches!(code, 301 | 302) && method == Method::POST) {
+                // 303 always (a HEAD stays a HEAD), and 301/302 after a POST, become a
+                // GET without a body or the headers that describe one (what browsers do
+                // and RFC 9110 section 15.4 describes); 307/308 repeat the request.
+                if (code == 303 && method != Method::HEAD)
+                    || (matches!(code, 301 | 302) && method == Method::POST)
+                {
                     method = Method::GET;
                     body = None;
+                    for name in BODY_HEADERS {
+                        headers.remove(*name);
+                    }
                 }
                 continue;
             }
-            let mut response = self.read_response(response, &url).await?;
-            if let Some(c) = credential {
-                let r = c.redactor();
-                for (_, value) in &mut response.headers {
-                    r.redact_string(value);
-                }
-                r.redact_in_place(&mut response.body);
-            }
-            return Ok(response);
+            let redactor = credential.map(Credential::redactor);
+            return self
+                .read_response(response, &url, method == Method::HEAD, redactor)
+                .await;
         }
         Err(OutboundError::Transport(format!(
             "more than {} redirects",
@@ -363,11 +444,19 @@ impl Outbound {
         if let Some(link) = policy.connection.as_deref()
             && !policy.allows(url)
         {
-            let what = if redirect { "a redirect to " } else { "" };
-            return Err(OutboundError::HostNotAllowed(format!(
-                "{what}{origin} is not one of connection `{link}`'s API origins ({}); its credentials go nowhere else",
-                policy.describe()
-            )));
+            // A redirect's target is the upstream's text (it can carry an echoed secret
+            // in a form no redactor recognises, such as a punycode host): not quoted.
+            return Err(OutboundError::HostNotAllowed(if redirect {
+                format!(
+                    "the upstream redirected to an origin that is not one of connection `{link}`'s API origins ({}); the host does not follow it, and the credentials go nowhere else",
+                    policy.describe()
+                )
+            } else {
+                format!(
+                    "{origin} is not one of connection `{link}`'s API origins ({}); its credentials go nowhere else",
+                    policy.describe()
+                )
+            }));
         }
         if !policy.allows(url) {
             return Err(OutboundError::HostNotAllowed(if redirect {
@@ -386,26 +475,30 @@ impl Outbound {
         Ok(())
     }
 
+    /// Reads, decodes and (with a connection) redacts the final response: header names
+    /// and values are redacted on their raw bytes, before any lossy decoding.
     async fn read_response(
         &self,
         response: reqwest::Response,
         url: &Url,
+        head: bool,
+        redactor: Option<&Redactor>,
     ) -> Result<OutboundResponse, OutboundError> {
         let status = response.status().as_u16();
         let max = self.config.max_response_bytes;
         if response.content_length().is_some_and(|n| n > max as u64) {
             return Err(too_large(max));
         }
-        let headers = response
+        let encodings = content_encodings(response.headers())?;
+        let raw_headers: Vec<(Vec<u8>, Vec<u8>)> = response
             .headers()
             .iter()
-            .filter(|(name, _)| !HOP_BY_HOP.contains(&name.as_str()))
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
+            .filter(|(name, _)| {
+                !HOP_BY_HOP.contains(&name.as_str())
+                    && *name != reqwest::header::CONTENT_ENCODING
+                    && *name != reqwest::header::CONTENT_LENGTH
             })
+            .map(|(name, value)| (name.as_str().as_bytes().to_vec(), value.as_bytes().to_vec()))
             .collect();
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
@@ -416,12 +509,140 @@ impl Outbound {
             }
             body.extend_from_slice(&chunk);
         }
+        if !body.is_empty() {
+            for encoding in encodings.iter().rev() {
+                body = decode(*encoding, &body, max, url)?;
+            }
+        }
+        let text = |mut bytes: Vec<u8>| {
+            if let Some(r) = redactor {
+                r.redact_in_place(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        let mut headers: Vec<(String, String)> = raw_headers
+            .into_iter()
+            .map(|(name, value)| (text(name), text(value)))
+            .collect();
+        if let Some(r) = redactor {
+            r.redact_in_place(&mut body);
+        }
+        // The upstream's length would tell the length of what was redacted (or the
+        // encoded size); a HEAD answer has no body to measure, so it gets none.
+        if !head {
+            headers.push(("content-length".into(), body.len().to_string()));
+        }
         Ok(OutboundResponse {
             status,
             headers,
             body,
         })
     }
+}
+
+/// What every hop asks for, whatever the function set: encodings the host can decode and
+/// so inspect. (`identity` is always acceptable.)
+pub const ACCEPT_ENCODING: &str = "gzip, deflate";
+
+/// Request headers that describe a body, dropped when a redirect turns a request into a
+/// GET without one (RFC 9110 section 15.4).
+const BODY_HEADERS: &[&str] = &[
+    "content-type",
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "digest",
+    "content-digest",
+    "repr-digest",
+    "last-modified",
+];
+
+const DOT_SEGMENT_HINT: &str = "Such a path cannot be sent through the host: build it without `.` and `..` segments (an object key containing one is not reachable).";
+
+/// Whether the path of `raw` (an absolute URL or a redirect's reference) has a `.` or `..`
+/// segment in any spelling the WHATWG URL parser resolves: `.`, `%2e`, `.%2E`, with `/`
+/// or `\\` as separators and tabs or newlines (which the parser drops) anywhere.
+fn has_dot_segment(raw: &str) -> bool {
+    let cleaned: String = raw
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let path = cleaned.split(['?', '#']).next().unwrap_or_default();
+    path.split(['/', '\\']).any(|segment| {
+        let s = segment.to_ascii_lowercase().replace("%2e", ".");
+        s == "." || s == ".."
+    })
+}
+
+/// A content coding the host decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Gzip,
+    Deflate,
+}
+
+/// Most codings stacked on one response.
+const MAX_CODINGS: usize = 3;
+
+/// The response's `Content-Encoding` list, in the order applied; `identity` dropped.
+fn content_encodings(headers: &reqwest::header::HeaderMap) -> Result<Vec<Coding>, OutboundError> {
+    let mut codings = Vec::new();
+    for value in headers.get_all(reqwest::header::CONTENT_ENCODING) {
+        let text = String::from_utf8_lossy(value.as_bytes());
+        for token in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let coding = match token.to_ascii_lowercase().as_str() {
+                "identity" => continue,
+                "gzip" | "x-gzip" => Coding::Gzip,
+                "deflate" => Coding::Deflate,
+                _ => {
+                    let shown: String = token.chars().take(32).collect();
+                    return Err(OutboundError::Transport(format!(
+                        "the upstream answered with Content-Encoding `{shown}`, which the host cannot decode, so it cannot check the response for secrets; the host asks for `{ACCEPT_ENCODING}` or no encoding"
+                    )));
+                }
+            };
+            codings.push(coding);
+        }
+    }
+    if codings.len() > MAX_CODINGS {
+        return Err(OutboundError::Transport(format!(
+            "the upstream's response has more than {MAX_CODINGS} content encodings"
+        )));
+    }
+    Ok(codings)
+}
+
+/// Decodes one layer, refusing more than `max` decoded bytes (a small compressed body
+/// can inflate to gigabytes).
+fn decode(coding: Coding, body: &[u8], max: usize, url: &Url) -> Result<Vec<u8>, OutboundError> {
+    use std::io::Read;
+    let read = |reader: &mut dyn Read| -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        reader.take(max as u64 + 1).read_to_end(&mut out)?;
+        Ok(out)
+    };
+    let decoded = match coding {
+        Coding::Gzip => read(&mut flate2::read::MultiGzDecoder::new(body)),
+        // HTTP's `deflate` is zlib (RFC 9110 section 8.4.1.2); some servers send raw deflate.
+        Coding::Deflate => read(&mut flate2::read::ZlibDecoder::new(body))
+            .or_else(|_| read(&mut flate2::read::DeflateDecoder::new(body))),
+    };
+    let name = match coding {
+        Coding::Gzip => "gzip",
+        Coding::Deflate => "deflate",
+    };
+    let out = decoded.map_err(|_| {
+        OutboundError::Transport(format!(
+            "the response from {} is not valid {name} data",
+            redact_url(url)
+        ))
+    })?;
+    if out.len() > max {
+        return Err(OutboundError::LimitExceeded(format!(
+            "response body is larger than {max} bytes once decoded ({name})"
+        )));
+    }
+    Ok(out)
 }
 
 fn too_large(max: usize) -> OutboundError {
@@ -558,6 +779,9 @@ impl ConnectionBroker for NoConnections {
 
     fn record(&self, _link: &str, _record: AuditRecord) {}
 }
+
+#[cfg(test)]
+mod upstream_tests;
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::CallSpec;
 use super::bindings::{http, log};
+use crate::auth::Redactor;
 use crate::connections::fill_url;
 use crate::outbound::{
     self, BrokerError, ConnectionBroker, Outbound, OutboundError, OutboundRequest, Policy,
@@ -242,12 +243,20 @@ fn to_wit(e: OutboundError) -> http::Error {
     }
 }
 
-fn broker_error(e: BrokerError) -> http::Error {
+/// A broker error for the function, redacted with the credentials already in hand (none
+/// before the connection is resolved: those messages are the host's own text).
+fn broker_error(e: BrokerError, redactor: Option<&Redactor>) -> http::Error {
+    let clean = |mut m: String| {
+        if let Some(r) = redactor {
+            r.redact_string(&mut m);
+        }
+        m
+    };
     match e {
-        BrokerError::Unknown(m) => http::Error::UnknownConnection(m),
-        BrokerError::NotGranted(m) => http::Error::NotGranted(m),
-        BrokerError::NeedsReconnect(m) => http::Error::NeedsReconnect(m),
-        BrokerError::Unavailable(m) => http::Error::Transport(m),
+        BrokerError::Unknown(m) => http::Error::UnknownConnection(clean(m)),
+        BrokerError::NotGranted(m) => http::Error::NotGranted(clean(m)),
+        BrokerError::NeedsReconnect(m) => http::Error::NeedsReconnect(clean(m)),
+        BrokerError::Unavailable(m) => http::Error::Transport(clean(m)),
     }
 }
 
@@ -307,7 +316,7 @@ impl CallState {
                 .broker
                 .resolve(&self.function, link)
                 .await
-                .map_err(broker_error)?;
+                .map_err(|e| broker_error(e, None))?;
             let url =
                 fill_url(&request.url, &connection.params).map_err(http::Error::InvalidRequest)?;
             if let Ok(parsed) = url::Url::parse(&url) {
@@ -337,11 +346,14 @@ impl CallState {
                 .map_err(to_wit)?;
             match retry {
                 Some(again) if response.status == 401 => {
+                    // The upstream saw the first credentials too: what comes back from
+                    // here on passes their redactor as well as the fresh one's.
+                    let used = connection.credential.redactor();
                     let fresh = self
                         .broker
                         .refresh_after_unauthorized(&self.function, link, &connection)
                         .await
-                        .map_err(broker_error)?;
+                        .map_err(|e| broker_error(e, Some(used)))?;
                     self.check_budget()?;
                     self.outbound
                         .send(
@@ -351,7 +363,11 @@ impl CallState {
                             Some(&fresh.credential),
                         )
                         .await
-                        .map_err(to_wit)
+                        .map(|mut r| {
+                            r.redact(used);
+                            r
+                        })
+                        .map_err(|e| to_wit(e.redacted(used)))
                 }
                 _ => Ok(response),
             }

@@ -33,6 +33,7 @@ fn api_key_values() -> Value {
 }
 
 /// A host with `fetch` deployed and granted connection `acme_prod` of an API-key service.
+/// Its form token needs a request body, so requests through it are POSTs (a GET is refused).
 async fn api_key_setup(dir: &std::path::Path, mock: &Mock) -> TestHost {
     let host = TestHost::start(dir).await;
     let api = &host.api;
@@ -72,8 +73,23 @@ async fn api_key_values_land_exactly_where_the_service_says() {
     )
     .await;
     assert_eq!(out["status"], 200, "{out}");
-    // GET without a body: the form body is created.
+    // GET has no body, and the host does not make one for the form token: refused
+    // before anything is sent.
     let out = fetch(&host.api, json!({ "url": url, "connection": "acme_prod" })).await;
+    assert_refused(&out, "invalid-request");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`token` as form data"),
+        "{out}"
+    );
+    // PUT without a body: the form body is created.
+    let out = fetch(
+        &host.api,
+        json!({ "url": url, "connection": "acme_prod", "method": "PUT" }),
+    )
+    .await;
     assert_eq!(out["status"], 200, "{out}");
 
     let received = mock.received();
@@ -96,6 +112,7 @@ async fn api_key_values_land_exactly_where_the_service_says() {
         ["application/x-www-form-urlencoded"]
     );
     let get = &received[1];
+    assert_eq!(get.method, "PUT");
     assert_eq!(get.uri, "/v1/items?x=1&api_key=cq-CANARY-q1");
     assert_eq!(get.body, b"token=cf+CANARY%26f2");
     assert_eq!(header(get, "x-api-key"), [H]);
@@ -105,7 +122,7 @@ async fn api_key_values_land_exactly_where_the_service_says() {
     let (status, activity) = host.api.get("/api/v1/connections/acme_prod/activity").await;
     assert_eq!(status, 200, "{activity}");
     let records = activity["activity"].as_array().unwrap();
-    assert_eq!(records.len(), 2, "{activity}");
+    assert_eq!(records.len(), 3, "{activity}");
     assert_eq!(records[0]["function"], "fetch");
     assert_eq!(records[0]["method"], "POST");
     assert_eq!(records[0]["origin"], mock.origin());
@@ -196,7 +213,7 @@ async fn refused_requests_send_nothing() {
     // Another host, and a redirect to another origin.
     let out = fetch(
         api,
-        json!({ "url": format!("{}/steal", other.origin()), "connection": "acme_prod" }),
+        json!({ "url": format!("{}/steal", other.origin()), "connection": "acme_prod", "method": "POST" }),
     )
     .await;
     assert_refused(&out, "host-not-allowed");
@@ -211,17 +228,17 @@ async fn refused_requests_send_nothing() {
         api,
         json!({
             "url": format!("{base}/redirect?to={}/landing", other.origin()),
-            "connection": "acme_prod",
+            "connection": "acme_prod", "method": "POST",
         }),
     )
     .await;
     assert_refused(&out, "host-not-allowed");
     assert_eq!(mock.received().len(), 1, "only the first hop was sent");
 
-    // A redirect within the origin keeps the credentials.
+    // A redirect within the origin keeps the credentials (a PUT stays a PUT after a 302).
     let out = fetch(
         api,
-        json!({ "url": format!("{base}/redirect?to=/final"), "connection": "acme_prod" }),
+        json!({ "url": format!("{base}/redirect?to=/final"), "connection": "acme_prod", "method": "PUT" }),
     )
     .await;
     assert_eq!(out["status"], 200, "{out}");
@@ -241,7 +258,7 @@ async fn refused_requests_send_nothing() {
         let out = fetch(
             api,
             json!({
-                "url": format!("{base}/x"), "connection": "acme_prod",
+                "url": format!("{base}/x"), "connection": "acme_prod", "method": "POST",
                 "headers": [[name, value]],
             }),
         )
@@ -250,7 +267,7 @@ async fn refused_requests_send_nothing() {
     }
     let out = fetch(
         api,
-        json!({ "url": format!("{base}/x?api_key=mine"), "connection": "acme_prod" }),
+        json!({ "url": format!("{base}/x?api_key=mine"), "connection": "acme_prod", "method": "POST" }),
     )
     .await;
     assert_refused(&out, "invalid-request");
@@ -267,7 +284,7 @@ async fn refused_requests_send_nothing() {
     // A placeholder the connection has no value for.
     let out = fetch(
         api,
-        json!({ "url": "http://{tenant}.example/x", "connection": "acme_prod" }),
+        json!({ "url": "http://{tenant}.example/x", "connection": "acme_prod", "method": "POST" }),
     )
     .await;
     assert_refused(&out, "invalid-request");
@@ -284,7 +301,7 @@ async fn refused_requests_send_nothing() {
     assert_eq!((status, view["status"].as_str()), (200, Some("revoked")));
     let out = fetch(
         api,
-        json!({ "url": format!("{base}/x"), "connection": "acme_prod" }),
+        json!({ "url": format!("{base}/x"), "connection": "acme_prod", "method": "POST" }),
     )
     .await;
     assert_refused(&out, "needs-reconnect");
@@ -394,7 +411,11 @@ async fn editing_or_deleting_the_service_revokes_its_connections() {
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["revoked_connections"], json!([]));
     assert_eq!(
-        fetch(api, json!({"url": url, "connection": "acme_prod"})).await["status"],
+        fetch(
+            api,
+            json!({"url": url, "connection": "acme_prod", "method": "POST"})
+        )
+        .await["status"],
         200
     );
 
@@ -425,7 +446,11 @@ async fn editing_or_deleting_the_service_revokes_its_connections() {
             .contains("was edited"),
         "{view}"
     );
-    let out = fetch(api, json!({"url": url, "connection": "acme_prod"})).await;
+    let out = fetch(
+        api,
+        json!({"url": url, "connection": "acme_prod", "method": "POST"}),
+    )
+    .await;
     assert_refused(&out, "needs-reconnect");
     // The old values no longer suffice: the new parameter needs one.
     let (status, out) = api
@@ -445,7 +470,11 @@ async fn editing_or_deleting_the_service_revokes_its_connections() {
     values["values"]["account"] = json!("acct-1");
     api.connect("acme_prod", &values).await;
     assert_eq!(
-        fetch(api, json!({"url": url, "connection": "acme_prod"})).await["status"],
+        fetch(
+            api,
+            json!({"url": url, "connection": "acme_prod", "method": "POST"})
+        )
+        .await["status"],
         200
     );
     assert!(
@@ -460,7 +489,11 @@ async fn editing_or_deleting_the_service_revokes_its_connections() {
     let (status, out) = api.delete("/api/v1/services/acme").await;
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["revoked_connections"], json!(["acme_prod"]));
-    let out = fetch(api, json!({"url": url, "connection": "acme_prod"})).await;
+    let out = fetch(
+        api,
+        json!({"url": url, "connection": "acme_prod", "method": "POST"}),
+    )
+    .await;
     assert_refused(&out, "needs-reconnect");
     let (status, out) = api
         .post_json("/api/v1/connections/acme_prod/connect", &values)
@@ -487,14 +520,22 @@ async fn a_restart_keeps_services_connections_grants_and_activity() {
     let host = api_key_setup(dir.path(), &mock).await;
     let url = format!("{}/before", mock.origin());
     assert_eq!(
-        fetch(&host.api, json!({"url": url, "connection": "acme_prod"})).await["status"],
+        fetch(
+            &host.api,
+            json!({"url": url, "connection": "acme_prod", "method": "POST"})
+        )
+        .await["status"],
         200
     );
     let host = host.restart().await;
     let api = &host.api;
     let url = format!("{}/after", mock.origin());
     assert_eq!(
-        fetch(api, json!({"url": url, "connection": "acme_prod"})).await["status"],
+        fetch(
+            api,
+            json!({"url": url, "connection": "acme_prod", "method": "POST"})
+        )
+        .await["status"],
         200
     );
     let last = mock.received().pop().unwrap();
@@ -514,7 +555,11 @@ async fn a_restart_keeps_services_connections_grants_and_activity() {
     let (status, _) = api.delete("/api/v1/functions/fetch").await;
     assert_eq!(status, 204);
     api.deploy_ok("fetch", FETCH, "").await;
-    let out = fetch(api, json!({"url": url, "connection": "acme_prod"})).await;
+    let out = fetch(
+        api,
+        json!({"url": url, "connection": "acme_prod", "method": "POST"}),
+    )
+    .await;
     assert_refused(&out, "not-granted");
 }
 

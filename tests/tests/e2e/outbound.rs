@@ -1,5 +1,5 @@
 //! invoke-url without a connection: allowed origins, redirects, private
-//! networks, response size, unknown connections.
+//! networks, response size, unknown connections; and content encoding, with and without.
 
 use serde_json::json;
 use switchboard_tests::{HostOptions, Mock, TestHost};
@@ -178,4 +178,88 @@ async fn oversized_responses_and_unknown_connections_are_errors() {
     assert_eq!(out["error"]["kind"], "invalid-request", "{out}");
     // Only the two size requests reached the mock; the refused ones sent nothing.
     assert_eq!(mock.received().len(), 2);
+}
+
+/// An upstream that reflects the `api_key` query parameter it receives in a gzip body,
+/// and records the `accept-encoding` it was asked for.
+async fn gzip_reflector() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::Write as _;
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = asked.clone();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let log = log.clone();
+        async move {
+            let key = url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+                .find(|(k, _)| k == "api_key")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            log.lock().unwrap().push(
+                req.headers()
+                    .get("accept-encoding")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(format!("{{\"you_sent\":\"{key}\"}}").as_bytes())
+                .unwrap();
+            ([("content-encoding", "gzip")], gz.finish().unwrap())
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (origin, asked)
+}
+
+#[tokio::test]
+async fn a_gzip_reflection_of_the_key_reaches_the_function_decoded_and_redacted() {
+    const KEY: &str = "gz-CANARY-key";
+    let dir = tempfile::tempdir().unwrap();
+    let (origin, asked) = gzip_reflector().await;
+    let host = fetch_host(dir.path(), &[&origin], HostOptions::default()).await;
+    let api = &host.api;
+    api.create_service(&json!({
+        "link_name": "gzapi", "display_name": "Gzip API",
+        "auth": {"type": "api_key", "params": [
+            {"name": "api_key", "display_name": "Key", "param_type": "query"},
+        ]},
+        "api_origins": [origin],
+    }))
+    .await;
+    api.create_connection("gzapi_main", "gzapi", &json!({}))
+        .await;
+    api.connect("gzapi_main", &json!({"values": {"api_key": KEY}}))
+        .await;
+    api.grant("fetch", "gzapi_main").await;
+
+    // The function asks for gzip itself, hoping to inflate the raw key on its side.
+    let (status, out) = api
+        .invoke(
+            "fetch",
+            &json!({"url": format!("{origin}/me"), "connection": "gzapi_main",
+                    "headers": [["Accept-Encoding", "gzip"]]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(out["body"], r#"{"you_sent":"[redacted]"}"#, "{out}");
+    assert!(!out.to_string().contains("CANARY"), "{out}");
+    let headers = out["headers"].as_array().unwrap();
+    assert!(!headers.iter().any(|h| h[0] == "content-encoding"), "{out}");
+
+    // Without a connection: decoded the same way.
+    let (_, out) = api
+        .invoke(
+            "fetch",
+            &json!({"url": format!("{origin}/me?api_key=public"),
+                    "headers": [["accept-encoding", "br"]]}),
+        )
+        .await;
+    assert_eq!(out["body"], r#"{"you_sent":"public"}"#, "{out}");
+    assert_eq!(
+        *asked.lock().unwrap(),
+        ["gzip, deflate", "gzip, deflate"],
+        "the host, not the function, chose the encodings"
+    );
 }
