@@ -307,18 +307,18 @@ fn respond(form: &str, v: &str, request_headers: &HeaderMap) -> Response {
         ),
         // Compressed whatever the request asked for: a hostile upstream ignores
         // `Accept-Encoding`.
-        "gzip" => encoded("gzip", encode::gzip(body().as_bytes())),
-        "x-gzip" => encoded("x-gzip", encode::gzip(body().as_bytes())),
+        "gzip" => encoded("gzip", encode::gzip(&encode::compressible(v))),
+        "x-gzip" => encoded("x-gzip", encode::gzip(&encode::compressible(v))),
         "gzip-twice" => encoded(
             "gzip, gzip",
-            encode::gzip(&encode::gzip(body().as_bytes())),
+            encode::gzip(&encode::gzip(&encode::compressible(v))),
         ),
-        "deflate" => encoded("deflate", encode::zlib(body().as_bytes())),
-        "deflate-raw" => encoded("deflate", encode::deflate_raw(body().as_bytes())),
+        "deflate" => encoded("deflate", encode::zlib(&encode::compressible(v))),
+        "deflate-raw" => encoded("deflate", encode::deflate_raw(&encode::compressible(v))),
         // Labelled with an encoding the host may not decode: the bytes are gzip, which
         // the function inflates whatever the label says.
-        "br-label" => encoded("br", encode::gzip(body().as_bytes())),
-        "unknown-encoding" => encoded("x-custom", encode::gzip(body().as_bytes())),
+        "br-label" => encoded("br", encode::gzip(&encode::compressible(v))),
+        "unknown-encoding" => encoded("x-custom", encode::gzip(&encode::compressible(v))),
         "redirect-host" => Response::builder()
             .status(StatusCode::FOUND)
             .header(header::LOCATION, format!("http://{v}.evil.example/"))
@@ -582,16 +582,23 @@ pub mod encode {
         )
     }
 
+    /// A body that reflects `v` and compresses well: repeated, so the compressor codes it
+    /// (LZ77 matches, Huffman-coded literals) instead of storing it, and `v` does not
+    /// appear raw in the compressed bytes.
+    pub fn compressible(v: &str) -> Vec<u8> {
+        format!("you sent: {v}\n").repeat(4).into_bytes()
+    }
+
     /// A gzip stream of `data`.
     pub fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         e.write_all(data).unwrap();
         e.finish().unwrap()
     }
 
     /// A zlib stream of `data` (what HTTP calls `deflate`).
     pub fn zlib(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         e.write_all(data).unwrap();
         e.finish().unwrap()
     }
@@ -599,7 +606,7 @@ pub mod encode {
     /// A raw deflate stream of `data` (what some servers wrongly send as `deflate`).
     pub fn deflate_raw(data: &[u8]) -> Vec<u8> {
         let mut e =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
         e.write_all(data).unwrap();
         e.finish().unwrap()
     }
@@ -857,6 +864,21 @@ mod tests {
                 );
             }
             assert_eq!(detect::find(b"[redacted] nothing", secret), None);
+            // Compressed bodies do not hold the secret raw: a redactor that only looks at
+            // the bytes on the wire misses it.
+            let body = encode::compressible(secret);
+            for compressed in [
+                encode::gzip(&body),
+                encode::zlib(&body),
+                encode::deflate_raw(&body),
+            ] {
+                assert!(
+                    !compressed
+                        .windows(secret.len())
+                        .any(|w| w == secret.as_bytes()),
+                    "{secret} is stored raw"
+                );
+            }
             assert_eq!(
                 detect::find(STANDARD.encode(secret).as_bytes(), secret),
                 None,
