@@ -447,7 +447,10 @@ pub mod encode {
             v,
             |b| {
                 b.is_ascii_alphanumeric()
-                    || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+                    || matches!(
+                        b,
+                        b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+                    )
             },
             true,
             false,
@@ -605,8 +608,7 @@ pub mod encode {
 
     /// A raw deflate stream of `data` (what some servers wrongly send as `deflate`).
     pub fn deflate_raw(data: &[u8]) -> Vec<u8> {
-        let mut e =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
         e.write_all(data).unwrap();
         e.finish().unwrap()
     }
@@ -640,7 +642,7 @@ pub mod detect {
             for (decoding, text) in decodings(&bytes) {
                 for (needle_name, needle) in &needles {
                     if contains_ignore_ascii_case(&text, needle) {
-                        return Some(format!("{needle_name} after {layer}{decoding}"));
+                        return Some(format!("{needle_name}, after {layer}{decoding} decoding"));
                     }
                 }
             }
@@ -651,7 +653,9 @@ pub mod detect {
     fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
         !needle.is_empty()
             && hay.len() >= needle.len()
-            && hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+            && hay
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle))
     }
 
     /// `bytes` and whatever it decompresses to (gzip, zlib), two layers deep.
@@ -693,12 +697,14 @@ pub mod detect {
             ("html", html_decode),
         ];
         let mut out = vec![("nothing".to_owned(), bytes.to_vec())];
-        for (a, fa) in steps {
-            let once = fa(bytes);
+        let once: Vec<(&str, Vec<u8>)> = steps.iter().map(|(a, fa)| (*a, fa(bytes))).collect();
+        for (a, decoded) in &once {
+            out.push(((*a).to_owned(), decoded.clone()));
+        }
+        for (a, decoded) in &once {
             for (b, fb) in steps {
-                out.push((format!("{a} then {b}"), fb(&once)));
+                out.push((format!("{a} then {b}"), fb(decoded)));
             }
-            out.push((a.to_owned(), once));
         }
         out
     }
@@ -761,9 +767,8 @@ pub mod detect {
             rest = &rest[at..];
             let decoded = rest.find(';').filter(|&end| end <= 12).and_then(|end| {
                 let name = &rest[1..end];
-                let c = if let Some(hex) = name
-                    .strip_prefix("#x")
-                    .or_else(|| name.strip_prefix("#X"))
+                let c = if let Some(hex) =
+                    name.strip_prefix("#x").or_else(|| name.strip_prefix("#X"))
                 {
                     u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
                 } else if let Some(dec) = name.strip_prefix('#') {
@@ -809,10 +814,7 @@ mod tests {
         for secret in SECRETS {
             let forms: Vec<(&str, Vec<u8>)> = vec![
                 ("raw", secret.as_bytes().to_vec()),
-                (
-                    "json",
-                    serde_json::to_string(secret).unwrap().into_bytes(),
-                ),
+                ("json", serde_json::to_string(secret).unwrap().into_bytes()),
                 ("json-u", encode::json_u(secret).into_bytes()),
                 ("json-slash", encode::json_slash(secret).into_bytes()),
                 ("pct-upper", encode::pct_upper(secret).into_bytes()),
@@ -829,10 +831,7 @@ mod tests {
                 ("lower-cased", secret.to_ascii_lowercase().into_bytes()),
                 ("gzip", encode::gzip(secret.as_bytes())),
                 ("zlib", encode::zlib(secret.as_bytes())),
-                (
-                    "gzip twice",
-                    encode::gzip(&encode::gzip(secret.as_bytes())),
-                ),
+                ("gzip twice", encode::gzip(&encode::gzip(secret.as_bytes()))),
                 (
                     "json of pct",
                     serde_json::to_string(&encode::pct_lower(secret))
