@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -124,7 +124,6 @@ impl Hostile {
 
 async fn reflect(
     State(inner): State<Arc<Mutex<Inner>>>,
-    method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -134,10 +133,9 @@ async fn reflect(
         url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
-    if let Some(rest) = path.strip_prefix("/broken/") {
+    if path.starts_with("/broken/") {
         // The second hop of `redirect-broken`: promise more than is sent, then cut the
         // connection, so the host's transport error names this URL.
-        let _ = rest;
         let stream = futures_util::stream::iter([
             Ok::<_, std::io::Error>(Bytes::from_static(b"partial")),
             Err(std::io::Error::other("cut short")),
@@ -162,7 +160,6 @@ async fn reflect(
         .unwrap()
         .reflected
         .push((source.clone(), value.clone()));
-    let _ = method;
     respond(form, &value, &headers)
 }
 
@@ -688,9 +685,11 @@ pub mod detect {
         out
     }
 
+    type Decoder = fn(&[u8]) -> Vec<u8>;
+
     /// `bytes` under every decoding and every pair of decodings.
     fn decodings(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-        let steps: [(&str, fn(&[u8]) -> Vec<u8>); 4] = [
+        let steps: [(&str, Decoder); 4] = [
             ("percent", pct_decode),
             ("form", form_decode),
             ("json", json_unescape),
