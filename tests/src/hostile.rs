@@ -649,10 +649,8 @@ pub mod detect {
 
     fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
         !needle.is_empty()
-            && hay.len() >= needle.len()
-            && hay
-                .windows(needle.len())
-                .any(|w| w.eq_ignore_ascii_case(needle))
+            && memchr::memmem::find(&hay.to_ascii_lowercase(), &needle.to_ascii_lowercase())
+                .is_some()
     }
 
     /// `bytes` and whatever it decompresses to (gzip, zlib), two layers deep.
