@@ -190,8 +190,11 @@ async fn run(
             }
         }
 
-        // The length of what was redacted does not show.
-        if let Some(headers) = out["headers"].as_array() {
+        // The length of what was redacted does not show. (Not for `Range` reads: the
+        // function glues pieces, and the first piece's length is its own.)
+        if let Some(headers) = out["headers"].as_array()
+            && case.range_chunk.is_none()
+        {
             let length = headers.iter().find(|h| {
                 h[0].as_str()
                     .is_some_and(|n| n.eq_ignore_ascii_case("content-length"))
