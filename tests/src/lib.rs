@@ -6,6 +6,7 @@
 //! paths are constants in `$OUT_DIR/plugins.rs`.
 
 pub mod aws;
+pub mod hostile;
 pub mod oauth1;
 pub mod oauth2;
 

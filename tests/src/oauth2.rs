@@ -61,6 +61,9 @@ pub struct OAuthConfig {
     pub granted_scope: Option<String>,
     /// `/authorize` redirects back with `error=access_denied`.
     pub deny_consent: bool,
+    /// Put into every issued access and refresh token after its `at`/`rt` prefix (canary
+    /// tests use characters that need escaping: `/+=~!*'()` and non-ASCII).
+    pub token_marker: String,
 }
 
 impl Default for OAuthConfig {
@@ -75,6 +78,7 @@ impl Default for OAuthConfig {
             token_delay: Duration::ZERO,
             granted_scope: None,
             deny_consent: false,
+            token_marker: String::new(),
         }
     }
 }
@@ -462,7 +466,7 @@ fn issue(
     refresh_token: Option<String>,
     scope: Option<String>,
 ) -> Response {
-    let access_token = new_token("at");
+    let access_token = new_token(&format!("at{}", inner.config.token_marker));
     let ttl = inner.config.access_ttl;
     inner.access.insert(
         access_token.clone(),
@@ -533,6 +537,7 @@ async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) ->
         return oauth_error("invalid_client", why);
     }
     let client_id = inner.config.client_id.clone();
+    let rt = format!("rt{}", inner.config.token_marker);
     let param = |k: &str| form.get(k).map(String::as_str);
     match grant_type.as_str() {
         "authorization_code" => {
@@ -579,7 +584,7 @@ async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) ->
                 revoked: false,
             });
             inner.current_grant = Some(grant);
-            let refresh = inner.config.return_refresh_token.then(|| new_token("rt"));
+            let refresh = inner.config.return_refresh_token.then(|| new_token(&rt));
             issue(inner, grant, refresh, scope)
         }
         "refresh_token" => {
@@ -612,7 +617,7 @@ async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) ->
                 record.state = RefreshState::Used;
             }
             let scope = inner.grants[grant].scope.clone();
-            issue(inner, grant, rotate.then(|| new_token("rt")), scope)
+            issue(inner, grant, rotate.then(|| new_token(&rt)), scope)
         }
         "client_credentials" => {
             let scope = form.get("scope").cloned();

@@ -9,6 +9,7 @@ include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
 mod aws;
 mod catalog;
 mod connections;
+mod exfiltration;
 mod functions;
 mod limits;
 mod manifest;
