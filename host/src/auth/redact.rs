@@ -429,6 +429,21 @@ const NAMED: &[(&str, char)] = &[
     ("newline", '\n'),
 ];
 
+/// HTML 4's named references for U+00A0..=U+00FF (Latin-1), by code point - 0xA0: what
+/// encoders such as PHP's `htmlentities` emit for accented letters (`&eacute;`).
+const LATIN1_NAMES: [&str; 96] = [
+    "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf",
+    "laquo", "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro",
+    "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
+    "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave", "Eacute",
+    "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve", "Oacute",
+    "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute",
+    "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
+    "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde",
+    "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave", "uacute", "ucirc",
+    "uuml", "yacute", "thorn", "yuml",
+];
+
 /// `&#NN;`, `&#xNN;` (the `;` optional, as browsers read it) or a named reference.
 fn html_reference(hay: &[u8], h: usize, unit: u32) -> Option<usize> {
     let rest = &hay[h + 1..];
@@ -460,8 +475,13 @@ fn html_reference(hay: &[u8], h: usize, unit: u32) -> Option<usize> {
         return Some(end);
     }
     let c = char::from_u32(unit)?;
+    let latin1 = (0xa0..=0xff)
+        .contains(&unit)
+        .then(|| (LATIN1_NAMES[(unit - 0xa0) as usize], c));
     NAMED
         .iter()
+        .copied()
+        .chain(latin1)
         .filter(|(_, ch)| *ch == c)
         .find_map(|(name, _)| {
             let n = name.len();
@@ -571,6 +591,25 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn latin1_named_references_are_read() {
+        // What PHP's htmlentities() makes of an accented key: `&eacute;`, `&Eacute;`.
+        let mut r = Redactor::default();
+        r.add("caf\u{e9}-\u{c9}t\u{e9}-k3y".as_bytes());
+        for echoed in [
+            "<b>caf&eacute;-&Eacute;t&eacute;-k3y</b>",
+            "<b>caf&eacute;-&#201;t&#xe9;-k3y</b>",
+        ] {
+            assert_eq!(
+                redact(&r, echoed.as_bytes()),
+                "<b>[redacted]</b>",
+                "{echoed}"
+            );
+        }
+        // A name for another letter is not this secret.
+        assert_eq!(r.redact(b"caf&egrave;-&Eacute;t&eacute;-k3y"), None);
     }
 
     fn latin1(s: &str) -> Option<Vec<u8>> {

@@ -125,14 +125,19 @@ async fn exfil_host(dir: &std::path::Path, sink: &Mock) -> TestHost {
     host
 }
 
-/// Runs every case against `hostile` through connection `link`; `canaries` gives the
-/// secrets to look for after each case (it may grow: OAuth tokens rotate). Returns one line
-/// per failure.
+/// Runs every case against `hostile` through connection `link` with `method`; `canaries`
+/// gives the secrets to look for after each case (it may grow: OAuth tokens rotate).
+/// Returns one line per failure.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per auth type, all named"
+)]
 async fn run(
     host: &TestHost,
     hostile: &Hostile,
     sink: &Mock,
     link: &str,
+    method: &str,
     cases: &[Case],
     canaries: &dyn Fn() -> Vec<(String, String)>,
 ) -> Vec<String> {
@@ -148,6 +153,7 @@ async fn run(
         );
         let mut input = json!({
             "connection": link,
+            "method": method,
             "url": url,
             "headers": case.headers,
             "exfil": format!("{}/sink/c{i}", sink.origin()),
@@ -291,7 +297,17 @@ async fn api_key_values_do_not_reach_the_function_in_any_form() {
             ("the header key".to_owned(), header.clone()),
         ]
     };
-    let failures = run(&host, &hostile, &sink, "keyed_main", &cases, &canaries).await;
+    // A form-placed key needs a request with a body: the host refuses it on a GET.
+    let failures = run(
+        &host,
+        &hostile,
+        &sink,
+        "keyed_main",
+        "POST",
+        &cases,
+        &canaries,
+    )
+    .await;
     report("api_key", &cases, &failures);
 }
 
@@ -334,7 +350,16 @@ async fn basic_username_and_password_do_not_reach_the_function_in_any_form() {
             ("the Basic token".to_owned(), token.clone()),
         ]
     };
-    let failures = run(&host, &hostile, &sink, "tracker_main", &cases, &canaries).await;
+    let failures = run(
+        &host,
+        &hostile,
+        &sink,
+        "tracker_main",
+        "GET",
+        &cases,
+        &canaries,
+    )
+    .await;
     report("basic", &cases, &failures);
 }
 
@@ -415,7 +440,16 @@ async fn oauth2_tokens_and_client_secret_do_not_reach_the_function_in_any_form()
         }
         all
     };
-    let failures = run(&host, &hostile, &sink, "prov_main", &cases, &canaries).await;
+    let failures = run(
+        &host,
+        &hostile,
+        &sink,
+        "prov_main",
+        "GET",
+        &cases,
+        &canaries,
+    )
+    .await;
     report("oauth2", &cases, &failures);
 }
 
@@ -476,7 +510,16 @@ async fn oauth1_token_and_secrets_do_not_reach_the_function_in_any_form() {
             ("the token secret".to_owned(), token_secret.clone()),
         ]
     };
-    let failures = run(&host, &hostile, &sink, "photos_main", &cases, &canaries).await;
+    let failures = run(
+        &host,
+        &hostile,
+        &sink,
+        "photos_main",
+        "GET",
+        &cases,
+        &canaries,
+    )
+    .await;
     report("oauth1", &cases, &failures);
 }
 
@@ -524,6 +567,15 @@ async fn aws_secret_key_and_session_token_do_not_reach_the_function_in_any_form(
             ("the session token".to_owned(), session.clone()),
         ]
     };
-    let failures = run(&host, &hostile, &sink, "queue_main", &cases, &canaries).await;
+    let failures = run(
+        &host,
+        &hostile,
+        &sink,
+        "queue_main",
+        "GET",
+        &cases,
+        &canaries,
+    )
+    .await;
     report("aws_sigv4", &cases, &failures);
 }
