@@ -30,6 +30,8 @@ pub const NEW_MASTER_KEY_FILE: &str = "master.key.new";
 pub const MASTER_KEY_ENV: &str = "SWITCHBOARD_MASTER_KEY";
 /// The admin API token.
 pub const TOKEN_FILE: &str = "admin-token";
+/// The shortest admin token accepted from an existing file (a new one is 67 characters).
+pub const MIN_TOKEN_CHARS: usize = 32;
 
 /// Everything `switchboard serve` can be told.
 #[derive(Debug, Clone)]
@@ -112,6 +114,53 @@ fn ensure_secret_file(path: &Path, contents: impl FnOnce() -> String) -> anyhow:
     writeln!(f, "{value}")?;
     f.sync_all()?;
     Ok(value)
+}
+
+/// Reads (or on first start makes) the admin token, refusing a file that others on
+/// the machine could have read and a token short enough to guess.
+fn admin_token(path: &Path) -> anyhow::Result<String> {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "the admin token file {} can be read by other users (mode {mode:03o}), so the token \
+                 may be known: delete the file to have a new token made at start (or, if no one \
+                 else can have read it, `chmod 600` it)",
+                path.display()
+            );
+        }
+    }
+    let token = ensure_secret_file(path, || format!("sb_{}", random_hex(32)))?;
+    if token.is_empty() {
+        bail!(
+            "the admin token file {} is empty; delete it to have a new one made",
+            path.display()
+        );
+    }
+    let chars = token.chars().count();
+    if chars < MIN_TOKEN_CHARS || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!(
+            "the admin token in {} is too weak ({chars} characters; at least {MIN_TOKEN_CHARS} \
+             without spaces are needed): delete the file to have a strong one made at start",
+            path.display()
+        );
+    }
+    Ok(token)
+}
+
+/// Restricts the database file to its owner (redb creates it with the umask's mode).
+fn restrict_file(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {} to its owner", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn read_master_key(path: &Path) -> anyhow::Result<Option<MasterKey>> {
@@ -261,18 +310,13 @@ impl Host {
             master_key: dir.join(MASTER_KEY_FILE),
             admin_token: dir.join(TOKEN_FILE),
         };
-        let token = ensure_secret_file(&paths.admin_token, || format!("sb_{}", random_hex(32)))?;
-        if token.is_empty() {
-            bail!(
-                "the admin token file {} is empty; delete it to have a new one made",
-                paths.admin_token.display()
-            );
-        }
+        let token = admin_token(&paths.admin_token)?;
 
         let db_path = paths.database.clone();
         let store = tokio::task::spawn_blocking(move || Store::open(&db_path))
             .await?
             .with_context(|| format!("opening database {}", paths.database.display()))?;
+        restrict_file(&paths.database)?;
         let store = Arc::new(store);
         let (d, given, s) = (dir.clone(), config.master_key.clone(), store.clone());
         let sealer = tokio::task::spawn_blocking(move || -> anyhow::Result<Sealer> {
@@ -471,6 +515,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains(MASTER_KEY_ENV), "{e}");
+    }
+
+    #[tokio::test]
+    async fn the_database_is_owner_only_and_an_existing_one_is_tightened() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::open(ServeConfig::new(dir.path())).await.unwrap();
+        let db = host.paths().database.clone();
+        host.connections.close().await;
+        drop(host);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&db), 0o600);
+            std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let host = Host::open(ServeConfig::new(dir.path())).await.unwrap();
+            host.connections.close().await;
+            drop(host);
+            assert_eq!(mode(&db), 0o600);
+        }
+    }
+
+    #[test]
+    fn an_exposed_or_weak_admin_token_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(TOKEN_FILE);
+        let made = admin_token(&path).unwrap();
+        assert!(made.len() >= MIN_TOKEN_CHARS, "{made}");
+        assert_eq!(admin_token(&path).unwrap(), made);
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = admin_token(&path).unwrap_err().to_string();
+            assert!(e.contains("other users") && e.contains("644"), "{e}");
+            assert!(e.contains("delete the file") && !e.contains(&made), "{e}");
+        }
+
+        std::fs::remove_file(&path).unwrap();
+        ensure_secret_file(&path, || "canary".into()).unwrap();
+        let e = admin_token(&path).unwrap_err().to_string();
+        assert!(e.contains("too weak") && e.contains("delete the file"), "{e}");
+        assert!(!e.contains("canary"), "the token itself is not quoted: {e}");
     }
 
     #[test]
