@@ -557,7 +557,10 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         ensure_secret_file(&path, || "canary".into()).unwrap();
         let e = admin_token(&path).unwrap_err().to_string();
-        assert!(e.contains("too weak") && e.contains("delete the file"), "{e}");
+        assert!(
+            e.contains("too weak") && e.contains("delete the file"),
+            "{e}"
+        );
         assert!(!e.contains("canary"), "the token itself is not quoted: {e}");
     }
 
