@@ -175,6 +175,7 @@ async fn status(State(s): State<ApiState>) -> Json<serde_json::Value> {
         "functions_loaded": s.app.loaded_functions(),
         "runtime": {
             "compiled": stats.compiled.load(Relaxed),
+            "compiles_started": stats.compiles_started.load(Relaxed),
             "deserialized": stats.deserialized.load(Relaxed),
             "calls": stats.calls.load(Relaxed),
             "max_concurrency": s.app.runtime().config().max_concurrency,

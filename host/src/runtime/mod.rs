@@ -6,6 +6,7 @@
 //! per version ([`Loaded`]), and per call ([`CallState`], dropped with its store).
 
 mod bindings;
+pub(crate) mod precheck;
 mod state;
 
 use std::hash::Hasher;
@@ -23,6 +24,7 @@ use wasmtime::{
 
 use crate::outbound::{ConnectionBroker, NoConnections, Outbound, Policy};
 use crate::store::Artifact;
+pub use precheck::CompileLimits;
 pub use state::LogLine;
 use state::{CallState, DeadlineExceeded, MemoryLimiter};
 
@@ -134,6 +136,8 @@ pub struct RuntimeConfig {
     pub max_concurrency: u32,
     /// The largest `memory_mib` a function may ask for.
     pub max_memory_mib: u32,
+    /// Bounds on a component's code, checked before compiling it.
+    pub compile_limits: CompileLimits,
 }
 
 impl Default for RuntimeConfig {
@@ -141,6 +145,7 @@ impl Default for RuntimeConfig {
         Self {
             max_concurrency: 128,
             max_memory_mib: 512,
+            compile_limits: CompileLimits::default(),
         }
     }
 }
@@ -155,6 +160,9 @@ pub enum DeployError {
     /// The component does not target the `switchboard:plugin` world.
     #[error("{0}")]
     WrongWorld(String),
+    /// The component is over a [`CompileLimits`] bound; nothing was compiled.
+    #[error("{0}")]
+    OverLimit(String),
 }
 
 /// Why a call did not produce output.
@@ -183,6 +191,9 @@ pub enum CallError {
 pub struct Stats {
     /// Components compiled from source (deploys, and loads under a changed engine).
     pub compiled: AtomicU64,
+    /// Compilations handed to Cranelift, including ones that failed; a component
+    /// refused by [`CompileLimits`] never gets here.
+    pub compiles_started: AtomicU64,
     /// Precompiled artifacts loaded without compiling.
     pub deserialized: AtomicU64,
     /// Calls started.
@@ -367,6 +378,8 @@ impl Runtime {
     /// [`DeployError`] saying why the bytes are not an acceptable plugin.
     pub fn compile(&self, wasm: &[u8]) -> Result<(Artifact, Loaded), DeployError> {
         check_header(wasm)?;
+        precheck::check(wasm, &self.config.compile_limits)?;
+        self.stats.compiles_started.fetch_add(1, Ordering::Relaxed);
         let component = Component::new(&self.engine, wasm)
             .map_err(|e| DeployError::NotAComponent(format!("invalid component: {e:#}")))?;
         self.stats.compiled.fetch_add(1, Ordering::Relaxed);
