@@ -104,6 +104,8 @@ pub struct DeployOptions {
     pub timeout_ms: Option<u32>,
     /// Outbound requests per call.
     pub max_requests: Option<u32>,
+    /// Calls of this function at once (0: the host's per-function default).
+    pub max_concurrency: Option<u32>,
     /// Origins connection-less `invoke-url` may reach.
     pub allowed_hosts: Vec<String>,
     /// Connections the function declares it needs (its manifest).
@@ -501,9 +503,10 @@ impl App {
             memory_mib: opts.memory_mib.unwrap_or(defaults.memory_mib),
             timeout_ms: opts.timeout_ms.unwrap_or(defaults.timeout_ms),
             max_requests: opts.max_requests.unwrap_or(defaults.max_requests),
+            max_concurrency: opts.max_concurrency.unwrap_or(defaults.max_concurrency),
         };
         limits
-            .validate(self.runtime.config().max_memory_mib)
+            .validate(self.runtime.config())
             .map_err(|m| bad("invalid_limits", m))?;
         validate_requirements(&opts.requires).map_err(|m| bad("invalid_manifest", m))?;
         let mut allowed_hosts = Vec::new();

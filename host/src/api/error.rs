@@ -58,6 +58,10 @@ impl From<AppError> for ApiError {
                     }
                     CallError::Trap(_) => (StatusCode::UNPROCESSABLE_ENTITY, "function_trapped"),
                     CallError::BadOutput(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_output"),
+                    CallError::OutputTooLarge { .. } => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "output_too_large")
+                    }
+                    CallError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "host_busy"),
                 };
                 Self::new(status, code, message)
             }

@@ -179,7 +179,10 @@ async fn status(State(s): State<ApiState>) -> Json<serde_json::Value> {
             "deserialized": stats.deserialized.load(Relaxed),
             "calls": stats.calls.load(Relaxed),
             "max_concurrency": s.app.runtime().config().max_concurrency,
+            "max_concurrency_per_function": s.app.runtime().config().default_per_function(),
             "max_memory_mib": s.app.runtime().config().max_memory_mib,
+            "memory_budget_mib": s.app.runtime().config().memory_budget_mib,
+            "max_output_bytes": s.app.runtime().config().max_output_bytes,
         },
     }))
 }
@@ -230,6 +233,7 @@ fn parse_deploy_query(query: Option<&str>) -> Result<DeployOptions, ApiError> {
             "memory_mib" => opts.memory_mib = Some(number(&key, &value)?),
             "timeout_ms" => opts.timeout_ms = Some(number(&key, &value)?),
             "max_requests" => opts.max_requests = Some(number(&key, &value)?),
+            "max_concurrency" => opts.max_concurrency = Some(number(&key, &value)?),
             "allow_host" => opts.allowed_hosts.push(value.into_owned()),
             "manifest" => {
                 let manifest: crate::app::Manifest = serde_json::from_str(&value).map_err(|e| {
@@ -246,7 +250,7 @@ fn parse_deploy_query(query: Option<&str>) -> Result<DeployOptions, ApiError> {
                 return Err(ApiError::bad_request(
                     "unknown_parameter",
                     format!(
-                        "unknown query parameter `{other}`; expected memory_mib, timeout_ms, max_requests, allow_host or manifest"
+                        "unknown query parameter `{other}`; expected memory_mib, timeout_ms, max_requests, max_concurrency, allow_host or manifest"
                     ),
                 ));
             }

@@ -37,25 +37,34 @@ impl std::fmt::Display for DeadlineExceeded {
 
 impl std::error::Error for DeadlineExceeded {}
 
-/// Enforces the per-memory limit and remembers that it did, so a trap that
-/// follows a refused growth is reported as "memory limit", not as a bare trap.
+/// Enforces the call's memory limit over all its linear memories together (what
+/// the call reserved of the host's memory budget), and remembers that it did, so
+/// a trap that follows a refused growth is reported as "memory limit", not as a
+/// bare trap.
 #[derive(Debug)]
 pub(super) struct MemoryLimiter {
     limit_bytes: usize,
+    /// Bytes of all linear memories of this store so far.
+    total_bytes: usize,
     pub(super) exceeded: bool,
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> Result<bool> {
-        if desired > self.limit_bytes {
+        let total = self
+            .total_bytes
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if total > self.limit_bytes {
             self.exceeded = true;
             return Ok(false);
         }
+        self.total_bytes = total;
         Ok(true)
     }
 
@@ -119,6 +128,7 @@ impl CallState {
             table: ResourceTable::new(),
             limiter: MemoryLimiter {
                 limit_bytes: memory_bytes,
+                total_bytes: 0,
                 exceeded: false,
             },
             logs: CallLogs::default(),
