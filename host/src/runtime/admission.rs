@@ -35,6 +35,7 @@ impl Drop for Grant {
 #[derive(Debug)]
 struct Waiter {
     seq: u64,
+    deadline: Instant,
     bytes: u64,
     cap: usize,
     tx: oneshot::Sender<Grant>,
@@ -122,9 +123,11 @@ impl Admission {
 
     /// Gives freed capacity to waiters, fairest first, while any fits.
     fn dispatch(self: &Arc<Self>, s: &mut State) {
-        // Callers that went away (a dropped request) leave closed entries.
+        // Callers that went away (a dropped request) leave closed entries; a
+        // caller past its deadline could not run anyway (its own timer answers it).
+        let now = Instant::now();
         s.waiting.retain(|_, queue| {
-            queue.retain(|w| !w.tx.is_closed());
+            queue.retain(|w| !w.tx.is_closed() && w.deadline > now);
             !queue.is_empty()
         });
         loop {
@@ -194,6 +197,7 @@ impl Admission {
                 .or_default()
                 .push_back(Waiter {
                     seq,
+                    deadline,
                     bytes,
                     cap,
                     tx,
@@ -202,8 +206,8 @@ impl Admission {
         };
         match tokio::time::timeout_at(deadline.into(), &mut rx).await {
             Ok(Ok(grant)) => Ok(grant),
-            Ok(Err(_)) => unreachable!("a waiter's sender is only dropped by sending"),
-            Err(_elapsed) => {
+            // Dropped by dispatch at (or just before) our deadline, or timed out.
+            Ok(Err(_)) | Err(_) => {
                 let mut s = self.state.lock().expect("lock poisoned");
                 // Under the lock, dispatch either still has us queued (closing
                 // marks our entry, removed here) or already sent a grant (taken
