@@ -33,6 +33,53 @@ pub const TOKEN_FILE: &str = "admin-token";
 /// The shortest admin token accepted from an existing file (a new one is 67 characters).
 pub const MIN_TOKEN_CHARS: usize = 32;
 
+/// Bounds on the HTTP connections the API accepts, so that clients who never
+/// finish a request cannot lock everyone else out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Time a client has to send a request's headers, on a new connection and
+    /// between keep-alive requests (so it also closes idle connections).
+    pub header_read_timeout: std::time::Duration,
+    /// Open connections in all; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Open connections from one IP address; below `max_connections`, so a
+    /// flood from one address leaves room for everyone else (the admin included).
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_connections: 1024,
+            max_connections_per_ip: 256,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// Checks the settings make sense together.
+    ///
+    /// # Errors
+    /// A message naming the setting to change.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.header_read_timeout.is_zero() {
+            bail!("--header-read-timeout must be more than 0");
+        }
+        if self.max_connections == 0 || self.max_connections_per_ip == 0 {
+            bail!("--max-connections and --max-connections-per-ip must be at least 1");
+        }
+        if self.max_connections_per_ip > self.max_connections {
+            bail!(
+                "--max-connections-per-ip ({}) must not be more than --max-connections ({})",
+                self.max_connections_per_ip,
+                self.max_connections
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Everything `switchboard serve` can be told.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -44,6 +91,8 @@ pub struct ServeConfig {
     pub outbound: OutboundConfig,
     /// Function service settings.
     pub app: AppConfig,
+    /// Bounds on the API's HTTP connections.
+    pub connections: ConnectionLimits,
     /// How long an OAuth authorization may take, from connect to callback.
     pub oauth_flow_ttl: std::time::Duration,
     /// The URL browsers reach the host at (`--public-url`), for the OAuth redirect URI
@@ -62,6 +111,7 @@ impl ServeConfig {
             runtime: RuntimeConfig::default(),
             outbound: OutboundConfig::default(),
             app: AppConfig::default(),
+            connections: ConnectionLimits::default(),
             master_key: None,
             public_url: None,
             oauth_flow_ttl: crate::connections::FLOW_TTL,
@@ -88,6 +138,7 @@ pub struct Host {
     token: AdminToken,
     paths: DataPaths,
     max_component_bytes: usize,
+    limits: ConnectionLimits,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -296,6 +347,7 @@ impl Host {
     /// The folder or a key file cannot be created or read, the master key is
     /// malformed, the database is locked by another host or damaged.
     pub async fn open(config: ServeConfig) -> anyhow::Result<Self> {
+        config.connections.validate()?;
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data folder {}", dir.display()))?;
@@ -342,6 +394,7 @@ impl Host {
             token: AdminToken::new(token),
             paths,
             max_component_bytes: config.app.max_component_bytes,
+            limits: config.connections,
         })
     }
 
@@ -385,13 +438,121 @@ impl Host {
             self.connections.set_public_url(&format!("http://{addr}"));
         }
         let router = self.router();
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving the API");
+        let served = serve_connections(listener, router, self.limits, shutdown).await;
         self.connections.close().await;
         served
     }
+}
+
+/// Open connections per peer address.
+#[derive(Debug, Default)]
+struct PerIp(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// A connection's place in [`PerIp`], given back when the connection ends.
+struct IpSlot(Arc<PerIp>, std::net::IpAddr);
+
+impl PerIp {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, cap: usize) -> Option<IpSlot> {
+        let mut map = self.0.lock().expect("lock poisoned");
+        let n = map.entry(ip).or_default();
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot(self.clone(), ip))
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut map = self.0.0.lock().expect("lock poisoned");
+        if let Some(n) = map.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.1);
+            }
+        }
+    }
+}
+
+/// The accept loop: HTTP/1 with a header-read timeout, a cap on open connections
+/// in all and per IP address (a connection over a cap is closed at once), and a
+/// graceful shutdown that waits for open requests.
+async fn serve_connections(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+
+    let all = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let per_ip = Arc::new(PerIp::default());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let mut refused_logged = false;
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let ip = peer.ip().to_canonical();
+        let Some(ip_slot) = per_ip.take(ip, limits.max_connections_per_ip) else {
+            if !refused_logged {
+                tracing::warn!(peer = %ip, cap = limits.max_connections_per_ip, "connection cap per address reached; closing new connections from it");
+                refused_logged = true;
+            }
+            continue;
+        };
+        let Ok(permit) = all.clone().try_acquire_owned() else {
+            if !refused_logged {
+                tracing::warn!(
+                    cap = limits.max_connections,
+                    "connection cap reached; closing new connections"
+                );
+                refused_logged = true;
+            }
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _slots = (permit, ip_slot);
+            tokio::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    // Every open connection holds a permit: having them all means all are done.
+    let _ = all
+        .acquire_many(u32::try_from(limits.max_connections).unwrap_or(u32::MAX))
+        .await;
+    Ok(())
 }
 
 /// A host serving in the background (tests, benchmarks).

@@ -74,6 +74,20 @@ struct ServeArgs {
     /// in MiB; a call that does not fit waits up to its deadline.
     #[arg(long, env = "SWITCHBOARD_MEMORY_BUDGET_MIB", default_value_t = 4096)]
     memory_budget_mib: u32,
+    /// Time a client has to send a request's headers (on a new connection and
+    /// between keep-alive requests), e.g. `10s`.
+    #[arg(long, env = "SWITCHBOARD_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_read_timeout: std::time::Duration,
+    /// Open HTTP connections in all; more are closed at once.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Open HTTP connections from one IP address (keep it below --max-connections).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 256
+    )]
+    max_connections_per_ip: usize,
     /// Largest result a call may return, in bytes.
     #[arg(long, env = "SWITCHBOARD_MAX_OUTPUT_BYTES", default_value_t = 4 * 1024 * 1024)]
     max_output_bytes: usize,
@@ -271,6 +285,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.runtime.max_memory_mib = args.max_memory_mib;
     config.runtime.memory_budget_mib = args.memory_budget_mib;
     config.runtime.max_output_bytes = args.max_output_bytes;
+    config.connections = crate::server::ConnectionLimits {
+        header_read_timeout: args.header_read_timeout,
+        max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
+    };
     config.master_key = std::env::var(crate::server::MASTER_KEY_ENV).ok();
     config.public_url = args.public_url.clone();
     let key_from_env = config.master_key.is_some();

@@ -5,8 +5,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use switchboard_host::server::{self, Running, ServeConfig};
+use switchboard_host::server::{self, ConnectionLimits, Running, ServeConfig};
 use switchboard_tests::{Api, TestHost};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{HELLO, TEST_ALLOC, TEST_SPIN};
 
@@ -283,4 +284,64 @@ async fn an_output_over_the_cap_is_refused() {
     assert_eq!(out["error"]["code"], "output_too_large");
     let message = out["error"]["message"].as_str().unwrap();
     assert!(message.contains("limit is 1000 bytes"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_cannot_lock_anyone_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (host, api) = start(dir.path(), |c| {
+        c.connections = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(1),
+            max_connections: 200,
+            max_connections_per_ip: 100,
+        };
+    })
+    .await;
+
+    // 300 connections from another loopback address, each sending half a request.
+    let mut flood = Vec::new();
+    for _ in 0..300 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut stream = socket.connect(host.addr).await.unwrap();
+        // Never sent: the blank line that ends the headers.
+        let _ = stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: switchboard\r\nX-Slow: 1")
+            .await;
+        flood.push(stream);
+    }
+
+    // Meanwhile health and the admin API answer from 127.0.0.1, promptly.
+    let bound = Duration::from_secs(10);
+    let health = tokio::time::timeout(bound, reqwest::get(format!("{}/healthz", host.url())))
+        .await
+        .expect("/healthz answers under the flood")
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let (status, body) = tokio::time::timeout(bound, api.get("/api/v1/functions"))
+        .await
+        .expect("the API answers under the flood");
+    assert_eq!(status, 200, "{body}");
+
+    // Every half-sent connection is closed: those over the per-address cap at
+    // once, the others when the 1 s header timeout passes.
+    for (i, mut stream) in flood.into_iter().enumerate() {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(bound, stream.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "half-sent connection {i} is still open");
+    }
+    // And the flood's slots are free again: a fresh connection from the same address is served.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut stream = socket.connect(host.addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: switchboard\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(bound, stream.read_to_string(&mut answer))
+        .await
+        .expect("answered")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
