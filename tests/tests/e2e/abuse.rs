@@ -142,10 +142,10 @@ async fn one_busy_function_cannot_take_every_call_slot() {
     let dir = tempfile::tempdir().unwrap();
     // 4 slots; by default a function may hold half of them.
     let (_host, api) = start(dir.path(), |c| c.runtime.max_concurrency = 4).await;
-    // Version 1 spins for 10 s, version 2 for 2 s; switching between them is a
+    // Version 1 spins for 8 s, version 2 for 3 s; switching between them is a
     // rollback (no compile while the spinners run).
-    api.deploy_ok("spin", TEST_SPIN, "?timeout_ms=10000").await;
-    api.deploy_ok("spin", TEST_SPIN, "?timeout_ms=2000").await;
+    api.deploy_ok("spin", TEST_SPIN, "?timeout_ms=8000").await;
+    api.deploy_ok("spin", TEST_SPIN, "?timeout_ms=3000").await;
     api.deploy_ok("hello", HELLO, "").await;
     let rollback = |version: u32| {
         let api = api.clone();
@@ -200,7 +200,7 @@ async fn one_busy_function_cannot_take_every_call_slot() {
         let message = out["error"]["message"].as_str().unwrap();
         assert!(
             message.contains("2 of this function's 2 allowed calls running")
-                && message.contains("2000 ms"),
+                && message.contains("3000 ms"),
             "{message}"
         );
     }
