@@ -88,6 +88,15 @@ impl From<StoreError> for AppError {
     }
 }
 
+fn deploy_error(e: DeployError) -> AppError {
+    let code = match e {
+        DeployError::NotAComponent(_) => "not_a_component",
+        DeployError::OverLimit(_) => "component_over_limit",
+        _ => "invalid_component",
+    };
+    bad(code, e.to_string())
+}
+
 fn bad(code: &'static str, message: impl Into<String>) -> AppError {
     AppError::BadRequest {
         code,
@@ -450,6 +459,14 @@ impl App {
     /// check first, one compile at a time, the client answered after
     /// `compile_timeout`. Deploys, start-up recompiles and rollbacks all come here.
     async fn compile(&self, wasm: Arc<Vec<u8>>) -> Result<(Artifact, Loaded), AppError> {
+        // Refuse what is over the limits before queueing for the compile permit,
+        // so a bomb is answered at once even while another compile runs.
+        let runtime = self.runtime.clone();
+        let w = wasm.clone();
+        tokio::task::spawn_blocking(move || runtime.check_compile_limits(&w))
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("check task failed: {e}")))?
+            .map_err(deploy_error)?;
         let permit = self
             .compiles
             .clone()
@@ -475,14 +492,7 @@ impl App {
             Ok(Err(e)) => Err(AppError::Internal(anyhow::anyhow!(
                 "compile task failed: {e}"
             ))),
-            Ok(Ok(Err(e @ DeployError::NotAComponent(_)))) => {
-                Err(bad("not_a_component", e.to_string()))
-            }
-            Ok(Ok(Err(e @ DeployError::OverLimit(_)))) => {
-                Err(bad("component_over_limit", e.to_string()))
-            }
-            Ok(Ok(Err(e))) => Err(bad("invalid_component", e.to_string())),
-            Ok(Ok(Ok(pair))) => Ok(pair),
+            Ok(Ok(result)) => result.map_err(deploy_error),
         }
     }
 
@@ -779,5 +789,35 @@ mod tests {
                 .load(Ordering::Relaxed),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn a_component_over_the_limits_is_refused_without_waiting_for_a_compile() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServeConfig::new(dir.path());
+        config.runtime.max_concurrency = 2;
+        let host = Host::open(config).await.unwrap();
+        let app = host.app().clone();
+        // Another compile holds the permit.
+        let _busy = app.compiles.acquire().await.unwrap();
+        let bomb = component(&module(60_000, 0), 1);
+        let e = tokio::time::timeout(
+            Duration::from_secs(30),
+            app.deploy("bomb", bomb, DeployOptions::default()),
+        )
+        .await
+        .expect("answered without the compile permit")
+        .unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                AppError::BadRequest {
+                    code: "component_over_limit",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("60000 functions"), "{e}");
     }
 }

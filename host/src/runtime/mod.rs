@@ -428,6 +428,17 @@ impl Runtime {
         self.pagemap_scan
     }
 
+    /// Checks the header and the [`CompileLimits`] without compiling: one parse,
+    /// linear in the size. Blocking (a 32 MiB upload takes a while): run it on a
+    /// blocking thread.
+    ///
+    /// # Errors
+    /// [`DeployError`] saying what is wrong or which limit is exceeded.
+    pub fn check_compile_limits(&self, wasm: &[u8]) -> Result<(), DeployError> {
+        check_header(wasm)?;
+        precheck::check(wasm, &self.config.compile_limits)
+    }
+
     /// Validates and compiles an uploaded component. Blocking and CPU-heavy:
     /// run it on a blocking thread.
     ///
