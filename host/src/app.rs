@@ -16,7 +16,9 @@ use crate::names::validate_function_name;
 use crate::names::validate_link_name;
 use crate::outbound::{Policy, normalize_origin};
 use crate::runtime::{CallError, CallSpec, DeployError, Limits, Loaded, LogLine, Runtime};
-use crate::store::{FunctionRecord, NewVersion, Requirement, Store, StoreError, VersionRecord};
+use crate::store::{
+    Artifact, FunctionRecord, NewVersion, Requirement, Store, StoreError, VersionRecord,
+};
 
 /// Settings of the function service.
 #[derive(Debug, Clone)]
@@ -86,6 +88,15 @@ impl From<StoreError> for AppError {
     }
 }
 
+fn deploy_error(e: DeployError) -> AppError {
+    let code = match e {
+        DeployError::NotAComponent(_) => "not_a_component",
+        DeployError::OverLimit(_) => "component_over_limit",
+        _ => "invalid_component",
+    };
+    bad(code, e.to_string())
+}
+
 fn bad(code: &'static str, message: impl Into<String>) -> AppError {
     AppError::BadRequest {
         code,
@@ -102,6 +113,8 @@ pub struct DeployOptions {
     pub timeout_ms: Option<u32>,
     /// Outbound requests per call.
     pub max_requests: Option<u32>,
+    /// Calls of this function at once (0: the host's per-function default).
+    pub max_concurrency: Option<u32>,
     /// Origins connection-less `invoke-url` may reach.
     pub allowed_hosts: Vec<String>,
     /// Connections the function declares it needs (its manifest).
@@ -247,7 +260,10 @@ pub struct App {
     /// change together and in order.
     writes: tokio::sync::Mutex<()>,
     /// Bounds concurrent compilations (CPU and memory heavy).
-    compiles: tokio::sync::Semaphore,
+    /// One compile at a time. A permit moves into the compile's blocking task
+    /// and is released when Cranelift really finishes, not when a timeout
+    /// answers the client: a slow compile never runs beside the next one.
+    compiles: Arc<tokio::sync::Semaphore>,
     logs: Mutex<HashMap<String, VecDeque<LogEntry>>>,
     next_invocation: AtomicU64,
 }
@@ -349,7 +365,7 @@ impl App {
             config,
             deployed: RwLock::new(HashMap::new()),
             writes: tokio::sync::Mutex::new(()),
-            compiles: tokio::sync::Semaphore::new(1),
+            compiles: Arc::new(tokio::sync::Semaphore::new(1)),
             logs: Mutex::new(HashMap::new()),
             next_invocation: AtomicU64::new(1),
         };
@@ -408,23 +424,76 @@ impl App {
             if let Some(artifact) = store.artifact(&n, version)?
                 && let Some(loaded) = runtime.load(&artifact)?
             {
-                return Ok((record, loaded));
+                return Ok((record, Some(loaded)));
             }
-            tracing::info!(function = %n, version, "artifact missing or built by another engine; recompiling");
-            let wasm = store.component(&n, version)?;
-            let (artifact, loaded) = runtime
-                .compile(&wasm)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("stored component no longer compiles: {e}")))?;
-            store.put_artifact(&n, version, &artifact)?;
-            Ok((record, loaded))
+            Ok((record, None))
         })
         .await?;
+        let loaded = match loaded {
+            Some(loaded) => loaded,
+            None => {
+                tracing::info!(function = %name, version, "artifact missing or built by another engine; recompiling");
+                let store = self.store.clone();
+                let n = name.to_owned();
+                let wasm = blocking(move || Ok(store.component(&n, version)?)).await?;
+                // The same limited path as a deploy: limits checked first, one
+                // compile at a time, bounded by the compile timeout.
+                let (artifact, loaded) = self.compile(Arc::new(wasm)).await.map_err(|e| {
+                    AppError::Internal(anyhow::anyhow!("stored component no longer compiles: {e}"))
+                })?;
+                let store = self.store.clone();
+                let n = name.to_owned();
+                blocking(move || Ok(store.put_artifact(&n, version, &artifact)?)).await?;
+                loaded
+            }
+        };
         Ok(Arc::new(Deployed {
             version,
             spec: self.spec(name, &record)?,
             requires: record.requires.clone().into(),
             loaded,
         }))
+    }
+
+    /// Compiles `wasm` on a blocking thread: the [`crate::runtime::CompileLimits`]
+    /// check first, one compile at a time, the client answered after
+    /// `compile_timeout`. Deploys, start-up recompiles and rollbacks all come here.
+    async fn compile(&self, wasm: Arc<Vec<u8>>) -> Result<(Artifact, Loaded), AppError> {
+        // Refuse what is over the limits before queueing for the compile permit,
+        // so a bomb is answered at once even while another compile runs.
+        let runtime = self.runtime.clone();
+        let w = wasm.clone();
+        tokio::task::spawn_blocking(move || runtime.check_compile_limits(&w))
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("check task failed: {e}")))?
+            .map_err(deploy_error)?;
+        let permit = self
+            .compiles
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let runtime = self.runtime.clone();
+        // Cranelift cannot be cancelled: on timeout the compile finishes in the
+        // background, holding the permit until it does, and its result is dropped.
+        let task = tokio::task::spawn_blocking(move || {
+            let result = runtime.compile(&wasm);
+            drop(permit);
+            result
+        });
+        match tokio::time::timeout(self.config.compile_timeout, task).await {
+            Err(_) => Err(bad(
+                "compile_timeout",
+                format!(
+                    "compiling the component took longer than {} s; make it smaller",
+                    self.config.compile_timeout.as_secs()
+                ),
+            )),
+            Ok(Err(e)) => Err(AppError::Internal(anyhow::anyhow!(
+                "compile task failed: {e}"
+            ))),
+            Ok(Ok(result)) => result.map_err(deploy_error),
+        }
     }
 
     /// Validates, compiles and stores a new version of `name` and makes it current.
@@ -444,9 +513,10 @@ impl App {
             memory_mib: opts.memory_mib.unwrap_or(defaults.memory_mib),
             timeout_ms: opts.timeout_ms.unwrap_or(defaults.timeout_ms),
             max_requests: opts.max_requests.unwrap_or(defaults.max_requests),
+            max_concurrency: opts.max_concurrency.unwrap_or(defaults.max_concurrency),
         };
         limits
-            .validate(self.runtime.config().max_memory_mib)
+            .validate(self.runtime.config())
             .map_err(|m| bad("invalid_limits", m))?;
         validate_requirements(&opts.requires).map_err(|m| bad("invalid_manifest", m))?;
         let mut allowed_hosts = Vec::new();
@@ -467,35 +537,7 @@ impl App {
         let sha256 = hex::encode(Sha256::digest(&wasm));
         let size_bytes = wasm.len() as u64;
         let wasm = Arc::new(wasm);
-        let (artifact, loaded) = {
-            let _permit = self.compiles.acquire().await.expect("never closed");
-            let runtime = self.runtime.clone();
-            let w = wasm.clone();
-            // Cranelift cannot be cancelled: on timeout the compile finishes in
-            // the background and its result is dropped.
-            let task = tokio::task::spawn_blocking(move || runtime.compile(&w));
-            match tokio::time::timeout(self.config.compile_timeout, task).await {
-                Err(_) => {
-                    return Err(bad(
-                        "compile_timeout",
-                        format!(
-                            "compiling the component took longer than {} s; make it smaller",
-                            self.config.compile_timeout.as_secs()
-                        ),
-                    ));
-                }
-                Ok(Err(e)) => {
-                    return Err(AppError::Internal(anyhow::anyhow!(
-                        "compile task failed: {e}"
-                    )));
-                }
-                Ok(Ok(Err(e @ DeployError::NotAComponent(_)))) => {
-                    return Err(bad("not_a_component", e.to_string()));
-                }
-                Ok(Ok(Err(e))) => return Err(bad("invalid_component", e.to_string())),
-                Ok(Ok(Ok(pair))) => pair,
-            }
-        };
+        let (artifact, loaded) = self.compile(wasm.clone()).await?;
 
         let record = VersionRecord {
             version: 0,
@@ -696,5 +738,86 @@ impl App {
         self.connections.refresh().await?;
         tracing::info!(function = name, "deleted");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::runtime::precheck::build::{component, module};
+    use crate::server::{Host, ServeConfig};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_compile_that_times_out_keeps_its_permit_until_it_really_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServeConfig::new(dir.path());
+        config.runtime.max_concurrency = 2;
+        config.app.compile_timeout = Duration::from_millis(1);
+        let host = Host::open(config).await.unwrap();
+        let app = host.app().clone();
+        // Thousands of functions: well within the limits, and far more than a
+        // millisecond of Cranelift work.
+        let wasm = component(&module(500, 4), 1);
+        let e = app
+            .deploy("slow", wasm, DeployOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                AppError::BadRequest {
+                    code: "compile_timeout",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // The client has its answer; the compile still runs and still holds the
+        // only compile permit, so no other compile can start beside it.
+        assert_eq!(app.compiles.available_permits(), 0);
+        let permit = tokio::time::timeout(Duration::from_secs(120), app.compiles.acquire())
+            .await
+            .expect("the permit comes back when the compile ends");
+        drop(permit);
+        assert_eq!(
+            app.runtime()
+                .stats()
+                .compiles_started
+                .load(Ordering::Relaxed),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_component_over_the_limits_is_refused_without_waiting_for_a_compile() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServeConfig::new(dir.path());
+        config.runtime.max_concurrency = 2;
+        let host = Host::open(config).await.unwrap();
+        let app = host.app().clone();
+        // Another compile holds the permit.
+        let _busy = app.compiles.acquire().await.unwrap();
+        let bomb = component(&module(60_000, 0), 1);
+        let e = tokio::time::timeout(
+            Duration::from_secs(30),
+            app.deploy("bomb", bomb, DeployOptions::default()),
+        )
+        .await
+        .expect("answered without the compile permit")
+        .unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                AppError::BadRequest {
+                    code: "component_over_limit",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("60000 functions"), "{e}");
     }
 }

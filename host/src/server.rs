@@ -30,6 +30,55 @@ pub const NEW_MASTER_KEY_FILE: &str = "master.key.new";
 pub const MASTER_KEY_ENV: &str = "SWITCHBOARD_MASTER_KEY";
 /// The admin API token.
 pub const TOKEN_FILE: &str = "admin-token";
+/// The shortest admin token accepted from an existing file (a new one is 67 characters).
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// Bounds on the HTTP connections the API accepts, so that clients who never
+/// finish a request cannot lock everyone else out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Time a client has to send a request's headers, on a new connection and
+    /// between keep-alive requests (so it also closes idle connections).
+    pub header_read_timeout: std::time::Duration,
+    /// Open connections in all; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Open connections from one IP address; below `max_connections`, so a
+    /// flood from one address leaves room for everyone else (the admin included).
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_connections: 1024,
+            max_connections_per_ip: 256,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// Checks the settings make sense together.
+    ///
+    /// # Errors
+    /// A message naming the setting to change.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.header_read_timeout.is_zero() {
+            bail!("--header-read-timeout must be more than 0");
+        }
+        if self.max_connections == 0 || self.max_connections_per_ip == 0 {
+            bail!("--max-connections and --max-connections-per-ip must be at least 1");
+        }
+        if self.max_connections_per_ip > self.max_connections {
+            bail!(
+                "--max-connections-per-ip ({}) must not be more than --max-connections ({})",
+                self.max_connections_per_ip,
+                self.max_connections
+            );
+        }
+        Ok(())
+    }
+}
 
 /// Everything `switchboard serve` can be told.
 #[derive(Debug, Clone)]
@@ -42,6 +91,8 @@ pub struct ServeConfig {
     pub outbound: OutboundConfig,
     /// Function service settings.
     pub app: AppConfig,
+    /// Bounds on the API's HTTP connections.
+    pub connections: ConnectionLimits,
     /// How long an OAuth authorization may take, from connect to callback.
     pub oauth_flow_ttl: std::time::Duration,
     /// The URL browsers reach the host at (`--public-url`), for the OAuth redirect URI
@@ -60,6 +111,7 @@ impl ServeConfig {
             runtime: RuntimeConfig::default(),
             outbound: OutboundConfig::default(),
             app: AppConfig::default(),
+            connections: ConnectionLimits::default(),
             master_key: None,
             public_url: None,
             oauth_flow_ttl: crate::connections::FLOW_TTL,
@@ -86,6 +138,7 @@ pub struct Host {
     token: AdminToken,
     paths: DataPaths,
     max_component_bytes: usize,
+    limits: ConnectionLimits,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -112,6 +165,53 @@ fn ensure_secret_file(path: &Path, contents: impl FnOnce() -> String) -> anyhow:
     writeln!(f, "{value}")?;
     f.sync_all()?;
     Ok(value)
+}
+
+/// Reads (or on first start makes) the admin token, refusing a file that others on
+/// the machine could have read and a token short enough to guess.
+fn admin_token(path: &Path) -> anyhow::Result<String> {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "the admin token file {} can be read by other users (mode {mode:03o}), so the token \
+                 may be known: delete the file to have a new token made at start (or, if no one \
+                 else can have read it, `chmod 600` it)",
+                path.display()
+            );
+        }
+    }
+    let token = ensure_secret_file(path, || format!("sb_{}", random_hex(32)))?;
+    if token.is_empty() {
+        bail!(
+            "the admin token file {} is empty; delete it to have a new one made",
+            path.display()
+        );
+    }
+    let chars = token.chars().count();
+    if chars < MIN_TOKEN_CHARS || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!(
+            "the admin token in {} is too weak ({chars} characters; at least {MIN_TOKEN_CHARS} \
+             without spaces are needed): delete the file to have a strong one made at start",
+            path.display()
+        );
+    }
+    Ok(token)
+}
+
+/// Restricts the database file to its owner (redb creates it with the umask's mode).
+fn restrict_file(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {} to its owner", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn read_master_key(path: &Path) -> anyhow::Result<Option<MasterKey>> {
@@ -247,6 +347,7 @@ impl Host {
     /// The folder or a key file cannot be created or read, the master key is
     /// malformed, the database is locked by another host or damaged.
     pub async fn open(config: ServeConfig) -> anyhow::Result<Self> {
+        config.connections.validate()?;
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data folder {}", dir.display()))?;
@@ -261,18 +362,13 @@ impl Host {
             master_key: dir.join(MASTER_KEY_FILE),
             admin_token: dir.join(TOKEN_FILE),
         };
-        let token = ensure_secret_file(&paths.admin_token, || format!("sb_{}", random_hex(32)))?;
-        if token.is_empty() {
-            bail!(
-                "the admin token file {} is empty; delete it to have a new one made",
-                paths.admin_token.display()
-            );
-        }
+        let token = admin_token(&paths.admin_token)?;
 
         let db_path = paths.database.clone();
         let store = tokio::task::spawn_blocking(move || Store::open(&db_path))
             .await?
             .with_context(|| format!("opening database {}", paths.database.display()))?;
+        restrict_file(&paths.database)?;
         let store = Arc::new(store);
         let (d, given, s) = (dir.clone(), config.master_key.clone(), store.clone());
         let sealer = tokio::task::spawn_blocking(move || -> anyhow::Result<Sealer> {
@@ -298,6 +394,7 @@ impl Host {
             token: AdminToken::new(token),
             paths,
             max_component_bytes: config.app.max_component_bytes,
+            limits: config.connections,
         })
     }
 
@@ -341,13 +438,121 @@ impl Host {
             self.connections.set_public_url(&format!("http://{addr}"));
         }
         let router = self.router();
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving the API");
+        let served = serve_connections(listener, router, self.limits, shutdown).await;
         self.connections.close().await;
         served
     }
+}
+
+/// Open connections per peer address.
+#[derive(Debug, Default)]
+struct PerIp(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// A connection's place in [`PerIp`], given back when the connection ends.
+struct IpSlot(Arc<PerIp>, std::net::IpAddr);
+
+impl PerIp {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, cap: usize) -> Option<IpSlot> {
+        let mut map = self.0.lock().expect("lock poisoned");
+        let n = map.entry(ip).or_default();
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot(self.clone(), ip))
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut map = self.0.0.lock().expect("lock poisoned");
+        if let Some(n) = map.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.1);
+            }
+        }
+    }
+}
+
+/// The accept loop: HTTP/1 with a header-read timeout, a cap on open connections
+/// in all and per IP address (a connection over a cap is closed at once), and a
+/// graceful shutdown that waits for open requests.
+async fn serve_connections(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+
+    let all = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let per_ip = Arc::new(PerIp::default());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let mut refused_logged = false;
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let ip = peer.ip().to_canonical();
+        let Some(ip_slot) = per_ip.take(ip, limits.max_connections_per_ip) else {
+            if !refused_logged {
+                tracing::warn!(peer = %ip, cap = limits.max_connections_per_ip, "connection cap per address reached; closing new connections from it");
+                refused_logged = true;
+            }
+            continue;
+        };
+        let Ok(permit) = all.clone().try_acquire_owned() else {
+            if !refused_logged {
+                tracing::warn!(
+                    cap = limits.max_connections,
+                    "connection cap reached; closing new connections"
+                );
+                refused_logged = true;
+            }
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _slots = (permit, ip_slot);
+            tokio::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    // Every open connection holds a permit: having them all means all are done.
+    let _ = all
+        .acquire_many(u32::try_from(limits.max_connections).unwrap_or(u32::MAX))
+        .await;
+    Ok(())
 }
 
 /// A host serving in the background (tests, benchmarks).
@@ -471,6 +676,53 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains(MASTER_KEY_ENV), "{e}");
+    }
+
+    #[tokio::test]
+    async fn the_database_is_owner_only_and_an_existing_one_is_tightened() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::open(ServeConfig::new(dir.path())).await.unwrap();
+        let db = host.paths().database.clone();
+        host.connections.close().await;
+        drop(host);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&db), 0o600);
+            std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let host = Host::open(ServeConfig::new(dir.path())).await.unwrap();
+            host.connections.close().await;
+            drop(host);
+            assert_eq!(mode(&db), 0o600);
+        }
+    }
+
+    #[test]
+    fn an_exposed_or_weak_admin_token_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(TOKEN_FILE);
+        let made = admin_token(&path).unwrap();
+        assert!(made.len() >= MIN_TOKEN_CHARS, "{made}");
+        assert_eq!(admin_token(&path).unwrap(), made);
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = admin_token(&path).unwrap_err().to_string();
+            assert!(e.contains("other users") && e.contains("644"), "{e}");
+            assert!(e.contains("delete the file") && !e.contains(&made), "{e}");
+        }
+
+        std::fs::remove_file(&path).unwrap();
+        ensure_secret_file(&path, || "canary".into()).unwrap();
+        let e = admin_token(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("too weak") && e.contains("delete the file"),
+            "{e}"
+        );
+        assert!(!e.contains("canary"), "the token itself is not quoted: {e}");
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub fn router(app: Arc<App>, token: AdminToken, max_component_bytes: usize) -> R
         .route("/connections/{link}/activity", get(connections::activity))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/oauth/start", get(connections::oauth_start))
         .route("/oauth/callback", get(connections::oauth_callback))
@@ -123,7 +123,20 @@ pub fn router(app: Arc<App>, token: AdminToken, max_component_bytes: usize) -> R
         .route("/console.css", get(console::style))
         .nest("/api/v1", api)
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state);
+    // `Router::layer` wraps each route's handler, inside the method router that
+    // answers 405 and sets `Allow`; as the sole fallback service of an outer
+    // router the mapping sees every finished response.
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::map_response(error::json_errors))
+}
+
+/// The token of an `Authorization` value whose scheme is `Bearer` in any case
+/// (RFC 9110 makes auth schemes case-insensitive).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 async fn require_token(State(state): State<ApiState>, req: Request, next: Next) -> Response {
@@ -131,9 +144,9 @@ async fn require_token(State(state): State<ApiState>, req: Request, next: Next) 
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     match presented {
-        Some(t) if state.token.matches(t.trim()) => next.run(req).await,
+        Some(t) if state.token.matches(t) => next.run(req).await,
         Some(_) => ApiError::unauthorized("the bearer token is not valid").into_response(),
         None => ApiError::unauthorized(
             "send `Authorization: Bearer <token>`; the admin token is in the `admin-token` file of the host's data folder",
@@ -162,10 +175,14 @@ async fn status(State(s): State<ApiState>) -> Json<serde_json::Value> {
         "functions_loaded": s.app.loaded_functions(),
         "runtime": {
             "compiled": stats.compiled.load(Relaxed),
+            "compiles_started": stats.compiles_started.load(Relaxed),
             "deserialized": stats.deserialized.load(Relaxed),
             "calls": stats.calls.load(Relaxed),
             "max_concurrency": s.app.runtime().config().max_concurrency,
+            "max_concurrency_per_function": s.app.runtime().config().default_per_function(),
             "max_memory_mib": s.app.runtime().config().max_memory_mib,
+            "memory_budget_mib": s.app.runtime().config().memory_budget_mib,
+            "max_output_bytes": s.app.runtime().config().max_output_bytes,
         },
     }))
 }
@@ -216,6 +233,7 @@ fn parse_deploy_query(query: Option<&str>) -> Result<DeployOptions, ApiError> {
             "memory_mib" => opts.memory_mib = Some(number(&key, &value)?),
             "timeout_ms" => opts.timeout_ms = Some(number(&key, &value)?),
             "max_requests" => opts.max_requests = Some(number(&key, &value)?),
+            "max_concurrency" => opts.max_concurrency = Some(number(&key, &value)?),
             "allow_host" => opts.allowed_hosts.push(value.into_owned()),
             "manifest" => {
                 let manifest: crate::app::Manifest = serde_json::from_str(&value).map_err(|e| {
@@ -232,7 +250,7 @@ fn parse_deploy_query(query: Option<&str>) -> Result<DeployOptions, ApiError> {
                 return Err(ApiError::bad_request(
                     "unknown_parameter",
                     format!(
-                        "unknown query parameter `{other}`; expected memory_mib, timeout_ms, max_requests, allow_host or manifest"
+                        "unknown query parameter `{other}`; expected memory_mib, timeout_ms, max_requests, max_concurrency, allow_host or manifest"
                     ),
                 ));
             }

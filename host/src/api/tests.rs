@@ -886,3 +886,78 @@ async fn a_start_link_binds_exactly_one_of_many_simultaneous_openings() {
         assert_eq!(bound, 1);
     }
 }
+
+#[tokio::test]
+async fn every_error_is_json_with_a_code_and_a_message() {
+    let f = fixture().await;
+
+    // A bad `?limit=` (axum's query rejection was text/plain).
+    let (status, body) = f
+        .authed("GET", "/api/v1/connections/x/activity?limit=abc", vec![])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(code(&body), "invalid_request", "{body}");
+    assert!(message(&body).contains("limit"), "{body}");
+    let (status, body) = f
+        .authed("GET", "/api/v1/functions/x/logs?limit=-1", vec![])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(message(&body).contains("limit"), "{body}");
+
+    // A method the path does not serve (was an empty 405).
+    let req = Request::builder()
+        .method("PUT")
+        .uri("/api/v1/functions")
+        .header("authorization", format!("Bearer {}", f.token))
+        .body(Body::empty())
+        .unwrap();
+    let response = f.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        response.headers().contains_key("allow"),
+        "{:?}",
+        response.headers()
+    );
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(code(&body), "method_not_allowed", "{body}");
+    assert!(message(&body).contains("GET"), "{body}");
+
+    // A body over axum's default limit (was "Failed to buffer the request body").
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/functions/x/rollback",
+            vec![b' '; 3 * 1024 * 1024],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(code(&body), "too_large", "{body}");
+
+    // An unknown path outside the API.
+    let (status, body) = f.call("GET", "/nothing", None, vec![]).await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let f = fixture().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let req = Request::builder()
+            .uri("/api/v1/functions")
+            .header("authorization", format!("{scheme} {}", f.token))
+            .body(Body::empty())
+            .unwrap();
+        let response = f.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
+    for wrong in [format!("Basic {}", f.token), format!("Bearer{}", f.token)] {
+        let req = Request::builder()
+            .uri("/api/v1/functions")
+            .header("authorization", wrong)
+            .body(Body::empty())
+            .unwrap();
+        let response = f.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+}

@@ -198,6 +198,7 @@ pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             memory_mib,
             timeout_ms,
             max_requests,
+            max_concurrency,
             allow_hosts,
             manifest,
             client,
@@ -217,6 +218,9 @@ pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             }
             if let Some(v) = max_requests {
                 query.push(("max_requests", v.to_string()));
+            }
+            if let Some(v) = max_concurrency {
+                query.push(("max_concurrency", v.to_string()));
             }
             for h in allow_hosts {
                 query.push(("allow_host", h));

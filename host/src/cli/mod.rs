@@ -56,12 +56,41 @@ struct ServeArgs {
     /// Let functions reach loopback, private and link-local addresses (local development, tests).
     #[arg(long, env = "SWITCHBOARD_ALLOW_PRIVATE_NETWORKS")]
     allow_private_networks: bool,
-    /// Calls that may run at once; more wait for a slot.
-    #[arg(long, default_value_t = 128)]
+    /// Calls that may run at once; more wait for a slot (fairly across functions).
+    #[arg(long, env = "SWITCHBOARD_MAX_CONCURRENCY", default_value_t = 128)]
     max_concurrency: u32,
+    /// Calls of one function that may run at once unless deployed with its own
+    /// max_concurrency; 0: half of --max-concurrency.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MAX_CONCURRENCY_PER_FUNCTION",
+        default_value_t = 0
+    )]
+    max_concurrency_per_function: u32,
     /// Largest memory limit a function may be deployed with, in MiB.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, env = "SWITCHBOARD_MAX_MEMORY_MIB", default_value_t = 512)]
     max_memory_mib: u32,
+    /// Memory budget of all running calls together (the sum of their memory_mib),
+    /// in MiB; a call that does not fit waits up to its deadline.
+    #[arg(long, env = "SWITCHBOARD_MEMORY_BUDGET_MIB", default_value_t = 4096)]
+    memory_budget_mib: u32,
+    /// Time a client has to send a request's headers (on a new connection and
+    /// between keep-alive requests), e.g. `10s`.
+    #[arg(long, env = "SWITCHBOARD_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_read_timeout: std::time::Duration,
+    /// Open HTTP connections in all; more are closed at once.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Open HTTP connections from one IP address (keep it below --max-connections).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 256
+    )]
+    max_connections_per_ip: usize,
+    /// Largest result a call may return, in bytes.
+    #[arg(long, env = "SWITCHBOARD_MAX_OUTPUT_BYTES", default_value_t = 4 * 1024 * 1024)]
+    max_output_bytes: usize,
     /// The URL browsers reach this host at (behind a proxy, or not on localhost); OAuth
     /// providers send users back to {public-url}/oauth/callback. Default: http:// and the
     /// listening address.
@@ -115,7 +144,7 @@ enum FunctionCommand {
         name: String,
         /// The component (.wasm built for wasm32-wasip2).
         path: PathBuf,
-        /// Memory limit per linear memory, MiB (default 64).
+        /// Memory limit of a call (all its linear memories together), MiB (default 64).
         #[arg(long)]
         memory_mib: Option<u32>,
         /// Deadline per call, ms (default 10000).
@@ -124,6 +153,10 @@ enum FunctionCommand {
         /// Outbound requests per call (default 32).
         #[arg(long)]
         max_requests: Option<u32>,
+        /// Calls of this function that may run at once (default 0: the host's
+        /// --max-concurrency-per-function).
+        #[arg(long)]
+        max_concurrency: Option<u32>,
         /// An origin connection-less requests may reach, e.g. https://api.example.com (repeatable).
         #[arg(long = "allow-host")]
         allow_hosts: Vec<String>,
@@ -248,7 +281,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServeConfig::new(&args.data);
     config.outbound.allow_private_networks = args.allow_private_networks;
     config.runtime.max_concurrency = args.max_concurrency;
+    config.runtime.max_concurrency_per_function = args.max_concurrency_per_function;
     config.runtime.max_memory_mib = args.max_memory_mib;
+    config.runtime.memory_budget_mib = args.memory_budget_mib;
+    config.runtime.max_output_bytes = args.max_output_bytes;
+    config.connections = crate::server::ConnectionLimits {
+        header_read_timeout: args.header_read_timeout,
+        max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
+    };
     config.master_key = std::env::var(crate::server::MASTER_KEY_ENV).ok();
     config.public_url = args.public_url.clone();
     let key_from_env = config.master_key.is_some();

@@ -5,7 +5,9 @@
 //! process-wide ([`Runtime`]: engine, linker, epoch ticker, concurrency permits),
 //! per version ([`Loaded`]), and per call ([`CallState`], dropped with its store).
 
+mod admission;
 mod bindings;
+pub(crate) mod precheck;
 mod state;
 
 use std::hash::Hasher;
@@ -15,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
@@ -23,6 +24,7 @@ use wasmtime::{
 
 use crate::outbound::{ConnectionBroker, NoConnections, Outbound, Policy};
 use crate::store::Artifact;
+pub use precheck::CompileLimits;
 pub use state::LogLine;
 use state::{CallState, DeadlineExceeded, MemoryLimiter};
 
@@ -76,12 +78,16 @@ pub const ALLOWED_IMPORTS: &[&str] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Limits {
-    /// Maximum size of each linear memory, in MiB.
+    /// Maximum size of the call's linear memories together, in MiB; also what the
+    /// call reserves of the host's memory budget while it runs.
     pub memory_mib: u32,
     /// Wall-clock deadline of a call, including time spent in host calls, in ms.
     pub timeout_ms: u32,
     /// Maximum number of `invoke-url` requests per call (redirect hops included).
     pub max_requests: u32,
+    /// Calls of this function that may run at once; 0 takes the host's
+    /// per-function default ([`RuntimeConfig::max_concurrency_per_function`]).
+    pub max_concurrency: u32,
 }
 
 impl Default for Limits {
@@ -90,6 +96,7 @@ impl Default for Limits {
             memory_mib: 64,
             timeout_ms: 10_000,
             max_requests: 32,
+            max_concurrency: 0,
         }
     }
 }
@@ -104,7 +111,14 @@ impl Limits {
     ///
     /// # Errors
     /// A message naming the field and its allowed range.
-    pub fn validate(&self, max_memory_mib: u32) -> Result<(), String> {
+    pub fn validate(&self, host: &RuntimeConfig) -> Result<(), String> {
+        let max_memory_mib = host.max_memory_mib;
+        if self.max_concurrency > host.max_concurrency {
+            return Err(format!(
+                "max_concurrency must be between 0 (the host's default) and the host's {} call slots, got {}",
+                host.max_concurrency, self.max_concurrency
+            ));
+        }
         if !(1..=max_memory_mib).contains(&self.memory_mib) {
             return Err(format!(
                 "memory_mib must be between 1 and {max_memory_mib}, got {}",
@@ -132,15 +146,39 @@ impl Limits {
 pub struct RuntimeConfig {
     /// Calls that may run at once; further calls wait for a slot.
     pub max_concurrency: u32,
+    /// Calls of one function that may run at once unless its deploy says
+    /// otherwise; 0: half of `max_concurrency` (at least 1).
+    pub max_concurrency_per_function: u32,
     /// The largest `memory_mib` a function may ask for.
     pub max_memory_mib: u32,
+    /// Host-wide memory budget in MiB: the `memory_mib` of all running calls
+    /// together. A call that does not fit waits, up to its deadline.
+    pub memory_budget_mib: u32,
+    /// Largest result (`run`'s output or error string) a call may return, in bytes.
+    pub max_output_bytes: usize,
+    /// Bounds on a component's code, checked before compiling it.
+    pub compile_limits: CompileLimits,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             max_concurrency: 128,
+            max_concurrency_per_function: 0,
             max_memory_mib: 512,
+            memory_budget_mib: 4096,
+            max_output_bytes: 4 * 1024 * 1024,
+            compile_limits: CompileLimits::default(),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// The per-function cap for a function deployed with `max_concurrency` 0.
+    pub fn default_per_function(&self) -> u32 {
+        match self.max_concurrency_per_function {
+            0 => (self.max_concurrency / 2).max(1),
+            n => n.min(self.max_concurrency),
         }
     }
 }
@@ -155,6 +193,9 @@ pub enum DeployError {
     /// The component does not target the `switchboard:plugin` world.
     #[error("{0}")]
     WrongWorld(String),
+    /// The component is over a [`CompileLimits`] bound; nothing was compiled.
+    #[error("{0}")]
+    OverLimit(String),
 }
 
 /// Why a call did not produce output.
@@ -176,6 +217,19 @@ pub enum CallError {
     /// `run` returned something that is not JSON.
     #[error("function returned output that is not JSON: {0}")]
     BadOutput(String),
+    /// `run` returned more than the host's output cap.
+    #[error(
+        "function returned {bytes} bytes; the host's output limit is {limit} bytes (--max-output-bytes): return less, or page through the result"
+    )]
+    OutputTooLarge {
+        /// Bytes returned.
+        bytes: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// No call slot, per-function slot or memory budget came free before the deadline.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// Counters an operator (and the tests) can read.
@@ -183,6 +237,9 @@ pub enum CallError {
 pub struct Stats {
     /// Components compiled from source (deploys, and loads under a changed engine).
     pub compiled: AtomicU64,
+    /// Compilations handed to Cranelift, including ones that failed; a component
+    /// refused by [`CompileLimits`] never gets here.
+    pub compiles_started: AtomicU64,
     /// Precompiled artifacts loaded without compiling.
     pub deserialized: AtomicU64,
     /// Calls started.
@@ -227,7 +284,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,
     engine_hash: [u8; 32],
-    permits: Arc<Semaphore>,
+    admission: Arc<admission::Admission>,
     outbound: Arc<Outbound>,
     broker: Arc<dyn ConnectionBroker>,
     config: RuntimeConfig,
@@ -315,12 +372,23 @@ impl Runtime {
         state::add_wasi_to_linker(&mut linker)?;
         bindings::Plugin::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
 
+        if config.max_memory_mib > config.memory_budget_mib {
+            anyhow::bail!(
+                "the largest memory limit a function may ask for ({} MiB, --max-memory-mib) is more \
+                 than the host's memory budget ({} MiB, --memory-budget-mib): such a call could never run",
+                config.max_memory_mib,
+                config.memory_budget_mib
+            );
+        }
         let ticker = Ticker::start(engine.clone());
         Ok(Self {
             engine,
             linker,
             engine_hash,
-            permits: Arc::new(Semaphore::new(slots as usize)),
+            admission: admission::Admission::new(
+                slots as usize,
+                u64::from(config.memory_budget_mib) * 1024 * 1024,
+            ),
             outbound,
             broker: Arc::new(NoConnections),
             config,
@@ -360,6 +428,17 @@ impl Runtime {
         self.pagemap_scan
     }
 
+    /// Checks the header and the [`CompileLimits`] without compiling: one parse,
+    /// linear in the size. Blocking (a 32 MiB upload takes a while): run it on a
+    /// blocking thread.
+    ///
+    /// # Errors
+    /// [`DeployError`] saying what is wrong or which limit is exceeded.
+    pub fn check_compile_limits(&self, wasm: &[u8]) -> Result<(), DeployError> {
+        check_header(wasm)?;
+        precheck::check(wasm, &self.config.compile_limits)
+    }
+
     /// Validates and compiles an uploaded component. Blocking and CPU-heavy:
     /// run it on a blocking thread.
     ///
@@ -367,6 +446,8 @@ impl Runtime {
     /// [`DeployError`] saying why the bytes are not an acceptable plugin.
     pub fn compile(&self, wasm: &[u8]) -> Result<(Artifact, Loaded), DeployError> {
         check_header(wasm)?;
+        precheck::check(wasm, &self.config.compile_limits)?;
+        self.stats.compiles_started.fetch_add(1, Ordering::Relaxed);
         let component = Component::new(&self.engine, wasm)
             .map_err(|e| DeployError::NotAComponent(format!("invalid component: {e:#}")))?;
         self.stats.compiled.fetch_add(1, Ordering::Relaxed);
@@ -456,14 +537,43 @@ impl Runtime {
         let started = Instant::now();
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let timeout = Duration::from_millis(u64::from(spec.limits.timeout_ms));
-        // The pool has `max_concurrency` slots; waiting here instead of failing
-        // in the allocator turns a burst into a queue.
-        let Ok(_permit) = self.permits.acquire().await else {
-            unreachable!("the semaphore is never closed")
-        };
         let deadline = started + timeout;
-
         let memory_bytes = spec.limits.memory_mib as usize * 1024 * 1024;
+        // The pool has `max_concurrency` slots; waiting here instead of failing
+        // in the allocator turns a burst into a queue, served fairly across
+        // functions, within the per-function cap and the memory budget.
+        let cap = match spec.limits.max_concurrency {
+            0 => self.config.default_per_function(),
+            n => n,
+        };
+        let _grant = match self
+            .admission
+            .admit(&spec.function, memory_bytes as u64, cap as usize, deadline)
+            .await
+        {
+            Ok(grant) => grant,
+            Err(r) => {
+                return CallOutcome {
+                    result: Err(CallError::Busy(format!(
+                        "the host could not start this call within its {} ms deadline: {} of {} call slots \
+                         busy, {} of {} MiB of the memory budget reserved, {} of this function's {} allowed \
+                         calls running (it reserves {} MiB); retry later, lower its memory_mib, or raise \
+                         --max-concurrency / --memory-budget-mib",
+                        spec.limits.timeout_ms,
+                        r.slots_used,
+                        r.slots,
+                        r.bytes_used / (1024 * 1024),
+                        r.budget_bytes / (1024 * 1024),
+                        r.running,
+                        r.cap,
+                        spec.limits.memory_mib,
+                    ))),
+                    logs: Vec::new(),
+                    duration: started.elapsed(),
+                };
+            }
+        };
+
         let mut store = Store::new(
             &self.engine,
             CallState::new(
@@ -488,8 +598,15 @@ impl Runtime {
             let plugin = loaded.pre.instantiate_async(&mut store).await?;
             plugin.call_run(&mut store, &input).await
         };
+        let limit = self.config.max_output_bytes;
         let result = match tokio::time::timeout_at(deadline.into(), call).await {
             Err(_elapsed) => Err(CallError::Timeout(spec.limits.timeout_ms)),
+            Ok(Ok(Ok(output) | Err(output))) if output.len() > limit => {
+                Err(CallError::OutputTooLarge {
+                    bytes: output.len(),
+                    limit,
+                })
+            }
             Ok(Ok(Ok(output))) => match serde_json::from_str::<serde::de::IgnoredAny>(&output) {
                 Ok(_) => Ok(output),
                 Err(e) => Err(CallError::BadOutput(e.to_string())),
@@ -603,26 +720,43 @@ mod tests {
 
     #[test]
     fn limits_validation_names_the_field() {
-        assert!(Limits::default().validate(512).is_ok());
+        let host = RuntimeConfig::default();
+        assert!(Limits::default().validate(&host).is_ok());
         let e = Limits {
             memory_mib: 0,
             ..Limits::default()
         };
-        assert!(e.validate(512).unwrap_err().contains("memory_mib"));
+        assert!(e.validate(&host).unwrap_err().contains("memory_mib"));
         let e = Limits {
             memory_mib: 1024,
             ..Limits::default()
         };
-        assert!(e.validate(512).unwrap_err().contains("between 1 and 512"));
+        assert!(e.validate(&host).unwrap_err().contains("between 1 and 512"));
         let e = Limits {
             timeout_ms: 0,
             ..Limits::default()
         };
-        assert!(e.validate(512).unwrap_err().contains("timeout_ms"));
+        assert!(e.validate(&host).unwrap_err().contains("timeout_ms"));
         let e = Limits {
             max_requests: 5000,
             ..Limits::default()
         };
-        assert!(e.validate(512).unwrap_err().contains("max_requests"));
+        assert!(e.validate(&host).unwrap_err().contains("max_requests"));
+        let e = Limits {
+            max_concurrency: 129,
+            ..Limits::default()
+        };
+        let m = e.validate(&host).unwrap_err();
+        assert!(m.contains("max_concurrency") && m.contains("128"), "{m}");
+    }
+
+    #[test]
+    fn the_per_function_default_is_half_the_slots() {
+        let mut c = RuntimeConfig::default();
+        assert_eq!(c.default_per_function(), 64);
+        c.max_concurrency = 1;
+        assert_eq!(c.default_per_function(), 1);
+        c.max_concurrency_per_function = 5;
+        assert_eq!(c.default_per_function(), 1);
     }
 }

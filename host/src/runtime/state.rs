@@ -38,25 +38,34 @@ impl std::fmt::Display for DeadlineExceeded {
 
 impl std::error::Error for DeadlineExceeded {}
 
-/// Enforces the per-memory limit and remembers that it did, so a trap that
-/// follows a refused growth is reported as "memory limit", not as a bare trap.
+/// Enforces the call's memory limit over all its linear memories together (what
+/// the call reserved of the host's memory budget), and remembers that it did, so
+/// a trap that follows a refused growth is reported as "memory limit", not as a
+/// bare trap.
 #[derive(Debug)]
 pub(super) struct MemoryLimiter {
     limit_bytes: usize,
+    /// Bytes of all linear memories of this store so far.
+    total_bytes: usize,
     pub(super) exceeded: bool,
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> Result<bool> {
-        if desired > self.limit_bytes {
+        let total = self
+            .total_bytes
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if total > self.limit_bytes {
             self.exceeded = true;
             return Ok(false);
         }
+        self.total_bytes = total;
         Ok(true)
     }
 
@@ -120,6 +129,7 @@ impl CallState {
             table: ResourceTable::new(),
             limiter: MemoryLimiter {
                 limit_bytes: memory_bytes,
+                total_bytes: 0,
                 exceeded: false,
             },
             logs: CallLogs::default(),
@@ -195,6 +205,33 @@ fn truncate_utf8(mut s: String, max: usize) -> String {
     s
 }
 
+/// The message as the host's own log prints it: control characters (newlines,
+/// carriage returns, ANSI escapes, C1 controls), Unicode line separators and
+/// bidirectional overrides become `\n`, `\u{1b}`-style escapes, so a function
+/// cannot start a forged host log line or repaint the operator's terminal. The
+/// stored [`LogLine`] keeps the text as the function wrote it (the API returns it
+/// inside JSON, which escapes it).
+pub(super) fn escape_for_host_log(message: &str) -> std::borrow::Cow<'_, str> {
+    fn needs_escape(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !message.chars().any(needs_escape) {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let mut out = String::with_capacity(message.len() + 16);
+    for c in message.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 impl log::Host for CallState {
     async fn log(&mut self, level: log::Level, message: String) {
         let level = match level {
@@ -212,7 +249,8 @@ impl log::Host for CallState {
             return;
         }
         let message = truncate_utf8(message, MAX_LOG_LINE_BYTES);
-        tracing::info!(target: "switchboard::plugin", function = %self.function, level, "{message}");
+        let printed = escape_for_host_log(&message);
+        tracing::info!(target: "switchboard::plugin", function = %self.function, level, "{printed}");
         self.logs.lines.push(LogLine {
             time_ms: now_ms(),
             level,
@@ -427,5 +465,20 @@ mod tests {
         assert_eq!(truncate_utf8("abcdef".into(), 3), "abc…");
         // 'é' is two bytes: cutting in its middle backs off to a boundary.
         assert_eq!(truncate_utf8("aé".into(), 2), "a…");
+    }
+
+    #[test]
+    fn host_log_lines_cannot_be_forged_or_repaint_the_terminal() {
+        assert!(matches!(
+            escape_for_host_log("plain é text"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let forged = "ok\n2026-01-01T00:00:00Z  INFO switchboard: admin token rotated\r\x1b[2J\u{85}\u{202e}";
+        let printed = escape_for_host_log(forged);
+        assert!(!printed.chars().any(|c| c.is_control()), "{printed}");
+        assert_eq!(
+            printed,
+            "ok\\n2026-01-01T00:00:00Z  INFO switchboard: admin token rotated\\r\\u{1b}[2J\\u{85}\\u{202e}"
+        );
     }
 }

@@ -35,7 +35,7 @@ async fn deploy_invoke_redeploy_rollback_delete() {
     assert_eq!(versions[1]["current"], true);
     assert_eq!(
         versions[1]["limits"],
-        json!({ "memory_mib": 32, "timeout_ms": 2000, "max_requests": 32 })
+        json!({ "memory_mib": 32, "timeout_ms": 2000, "max_requests": 32, "max_concurrency": 0 })
     );
     assert_eq!(versions[0]["limits"]["timeout_ms"], 10_000);
     assert_eq!(versions[0]["sha256"].as_str().unwrap().len(), 64);

@@ -6,6 +6,7 @@
 // turns that into a failure.
 include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
 
+mod abuse;
 mod aws;
 mod catalog;
 mod connections;
