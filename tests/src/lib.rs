@@ -39,6 +39,9 @@ pub struct HostOptions {
     pub max_concurrency: u32,
     /// How long an OAuth sign-in may take (default 10 minutes).
     pub oauth_flow_ttl: Option<std::time::Duration>,
+    /// The clock of OAuth 2 token refresh (default: the system's); a test moves it
+    /// instead of sleeping.
+    pub clock: Option<Arc<switchboard_host::connections::ManualClock>>,
 }
 
 impl Default for HostOptions {
@@ -47,6 +50,7 @@ impl Default for HostOptions {
             allow_private_networks: true,
             max_concurrency: 16,
             oauth_flow_ttl: None,
+            clock: None,
         }
     }
 }
@@ -106,6 +110,9 @@ impl TestHost {
         config.runtime.max_memory_mib = 256;
         if let Some(ttl) = opts.oauth_flow_ttl {
             config.oauth_flow_ttl = ttl;
+        }
+        if let Some(clock) = opts.clock {
+            config.clock = clock;
         }
         let running = server::spawn(config, "127.0.0.1:0".parse().unwrap())
             .await

@@ -5,9 +5,9 @@
 //! the new access token is used, `invalid_grant` ending in `needs_reconnect`, and transient
 //! failures backing off.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use base64::Engine as _;
 use rand::RngCore;
@@ -17,12 +17,12 @@ use super::{
     AppError, ConnectionView, Connections, Entry, ServiceDefinition, bad, blocking, now_ms,
     template,
 };
-use crate::auth::oauth::{OAuthClient, TokenError, Tokens};
-use crate::auth::{AuthConfig, Credentials, GrantType};
+use crate::auth::oauth::{Clock, OAuthClient, SystemClock, TokenError, Tokens};
+use crate::auth::{AuthConfig, Credentials, GrantType, Redactor};
 use crate::outbound::BrokerError;
 use crate::store::{
     ConnectionRecord, ConnectionStatus, FlowKind, PendingFlow, SecretChange, SecretString,
-    ServiceRecord,
+    ServiceRecord, StoreError,
 };
 
 /// How long an authorization may take, from connect to callback.
@@ -33,6 +33,133 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 pub const FLOW_COOKIE: &str = "switchboard_oauth";
 /// Longest wait after repeated transient token-endpoint failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// After a 401, the tokens are refreshed only if they are at least this old and no
+/// other refresh after a 401 happened this recently: a 401 that is not about the token
+/// (a wrong scope or endpoint) reaches the function instead of a refresh per call.
+pub const MIN_TOKEN_AGE: Duration = Duration::from_secs(30);
+
+/// What a connection's tokens need before a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// They are good.
+    Nothing,
+    /// The API refused them but they were refreshed too recently: the 401 stands.
+    Stands,
+    /// A refresh: before expiry, or (`rejected`) after the API refused them.
+    Refresh { rejected: bool },
+}
+
+/// The in-memory side of token refresh, per connection id: one refresh at a time,
+/// back-off after transient failures, when the last refresh after a 401 started, and
+/// the clock all of it reads.
+#[derive(Debug)]
+pub(super) struct RefreshState {
+    clock: RwLock<Arc<dyn Clock>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Failures in a row, and no token request before this time (clock ms).
+    backoff: Mutex<HashMap<String, (u32, u64)>>,
+    /// When the last refresh after a 401 started (clock ms).
+    reactive: Mutex<HashMap<String, u64>>,
+    /// Tests: how many `needs_reconnect` writes fail as a broken database would.
+    #[cfg(test)]
+    fail_marks: std::sync::atomic::AtomicUsize,
+}
+
+impl Default for RefreshState {
+    fn default() -> Self {
+        Self {
+            clock: RwLock::new(Arc::new(SystemClock)),
+            locks: Mutex::default(),
+            backoff: Mutex::default(),
+            reactive: Mutex::default(),
+            #[cfg(test)]
+            fail_marks: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+impl RefreshState {
+    pub(super) fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.read().expect("lock poisoned").clone()
+    }
+
+    pub(super) fn set_clock(&self, clock: Arc<dyn Clock>) {
+        *self.clock.write().expect("lock poisoned") = clock;
+    }
+
+    fn lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
+            .lock()
+            .expect("lock poisoned")
+            .entry(id.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    fn need(&self, entry: &Entry, tokens: &Tokens, stale: Option<&[u8]>) -> Need {
+        let now = self.clock().now_ms();
+        let rejected = stale.is_some_and(|g| Some(g) == super::generation(entry).as_deref());
+        if tokens.expiring(now, REFRESH_MARGIN) {
+            return Need::Refresh { rejected };
+        }
+        if !rejected {
+            return Need::Nothing;
+        }
+        let last_reactive = self
+            .reactive
+            .lock()
+            .expect("lock poisoned")
+            .get(&entry.record.id)
+            .copied();
+        let since = tokens
+            .issued_at_ms
+            .unwrap_or(0)
+            .max(last_reactive.unwrap_or(0));
+        if now >= since.saturating_add(MIN_TOKEN_AGE.as_millis() as u64) {
+            Need::Refresh { rejected }
+        } else {
+            Need::Stands
+        }
+    }
+
+    fn note_reactive(&self, id: &str) {
+        let now = self.clock().now_ms();
+        self.reactive
+            .lock()
+            .expect("lock poisoned")
+            .insert(id.to_owned(), now);
+    }
+
+    fn backing_off(&self, id: &str) -> Option<Duration> {
+        let now = self.clock().now_ms();
+        let map = self.backoff.lock().expect("lock poisoned");
+        map.get(id)
+            .filter(|(_, until)| *until > now)
+            .map(|(_, until)| Duration::from_millis(until - now))
+    }
+
+    fn note_failure(&self, id: &str) -> Duration {
+        let now = self.clock().now_ms();
+        let mut map = self.backoff.lock().expect("lock poisoned");
+        let e = map.entry(id.to_owned()).or_insert((0, now));
+        e.0 += 1;
+        let wait = Duration::from_secs(1 << e.0.min(9)).min(MAX_BACKOFF);
+        e.1 = now + wait.as_millis() as u64;
+        wait
+    }
+
+    fn clear_backoff(&self, id: &str) {
+        self.backoff.lock().expect("lock poisoned").remove(id);
+    }
+
+    #[cfg(test)]
+    fn take_injected_failure(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.fail_marks
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
 
 /// Authorize parameters the host sets itself.
 const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
@@ -268,6 +395,7 @@ impl Connections {
             revoke_url: revoke_url.as_deref().map(|u| fill(u, params)).transpose()?,
             client_auth: *client_auth,
             scope_delimiter: scope_delimiter.clone(),
+            clock: self.refresh.clock(),
         })
     }
 
@@ -464,26 +592,43 @@ impl Connections {
             .map_err(|e| FlowError(e.to_string()))
     }
 
-    /// Records a failed sign-in on the connection (status unchanged; the reason kept).
+    /// Records a failed sign-in on the connection (status unchanged; the reason kept,
+    /// with the service's client secret redacted: the provider wrote it).
     pub(super) async fn note_failed(&self, entry: &Entry, why: &str) {
+        let mut why = why.to_owned();
+        if let Some(service) = entry.service.as_deref()
+            && let Ok(Some(secret)) = self.consumer_secret(service)
+        {
+            let mut redactor = Redactor::default();
+            redactor.add(secret.expose().as_bytes());
+            redactor.redact_string(&mut why);
+        }
         let mut record = entry.record.clone();
-        record.status_reason = Some(why.to_owned());
+        record.status_reason = Some(why.clone());
         record.updated_at_ms = now_ms();
-        record.record_event("failed", Some(why), record.updated_at_ms);
+        record.record_event("failed", Some(&why), record.updated_at_ms);
         let expected = entry.record.clone();
-        let _ = self
+        if let Err(e) = self
             .write(move |s| Ok(s.update_connection(&expected, &record, SecretChange::Keep)?))
-            .await;
+            .await
+        {
+            tracing::warn!(connection = %entry.record.link_name, error = %e, "a failed sign-in was not recorded");
+        }
     }
 
     /// Seals `tokens` for the connection and marks it connected, in one write that
-    /// succeeds only if the connection is unchanged since `entry` was read.
+    /// succeeds only if the connection is unchanged since `entry` was read (connecting),
+    /// or, for refreshed tokens, only if its credentials are (see
+    /// [`Self::store_refreshed`]).
     pub(super) async fn store_tokens(
         &self,
         entry: &Entry,
         tokens: Tokens,
         connecting: bool,
     ) -> Result<(), AppError> {
+        if !connecting {
+            return self.store_refreshed(entry, tokens).await;
+        }
         let credentials = Credentials::OAuth2(tokens);
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(&credentials).expect("credentials serialise"),
@@ -541,23 +686,18 @@ impl Connections {
         }
     }
 
-    fn refresh_lock(&self, connection_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.refresh_locks
-            .lock()
-            .expect("lock poisoned")
-            .entry(connection_id.to_owned())
-            .or_default()
-            .clone()
-    }
-
     /// Fresh OAuth 2 tokens for `link`: the stored ones while they are good, else one
     /// refresh for everyone waiting. With `stale`, the caller saw tokens of that
-    /// generation rejected (401): refresh unless someone already did.
+    /// generation rejected (401): refresh unless someone already did, or unless a
+    /// refresh of this connection is too recent ([`MIN_TOKEN_AGE`]); then `Ok(None)`:
+    /// the 401 stands (a wrong scope or endpoint does not make every call refresh).
+    /// When a refresh before expiry fails or is backing off, the current access token
+    /// is used while it is still valid.
     pub(super) async fn fresh_tokens(
         self: Arc<Self>,
         link: &str,
         stale: Option<&[u8]>,
-    ) -> Result<(Arc<Entry>, Tokens), BrokerError> {
+    ) -> Result<Option<(Arc<Entry>, Tokens)>, BrokerError> {
         let current = |this: &Self| -> Result<(Arc<Entry>, Tokens), BrokerError> {
             let entry = this
                 .snapshot()
@@ -577,38 +717,61 @@ impl Connections {
                 ))),
             }
         };
-        let needs_refresh = |entry: &Entry, tokens: &Tokens| {
-            let expiring = tokens.expiring(now_ms(), REFRESH_MARGIN);
-            let rejected = stale.is_some_and(|g| Some(g) == super::generation(entry).as_deref());
-            expiring || rejected
-        };
         let (entry, tokens) = current(&self)?;
-        if !needs_refresh(&entry, &tokens) {
-            return Ok((entry, tokens));
+        match self.refresh.need(&entry, &tokens, stale) {
+            Need::Nothing => return Ok(Some((entry, tokens))),
+            Need::Stands => return Ok(None),
+            Need::Refresh { .. } => {}
         }
         // One refresh per connection at a time; whoever waited re-reads what it stored.
-        let guard = self.refresh_lock(&entry.record.id).lock_owned().await;
+        let guard = self.refresh.lock(&entry.record.id).lock_owned().await;
         let (entry, tokens) = current(&self)?;
-        if !needs_refresh(&entry, &tokens) {
-            return Ok((entry, tokens));
-        }
-        if let Some(wait) = self.backing_off(&entry.record.id) {
+        let rejected = match self.refresh.need(&entry, &tokens, stale) {
+            Need::Nothing => return Ok(Some((entry, tokens))),
+            Need::Stands => return Ok(None),
+            Need::Refresh { rejected } => rejected,
+        };
+        let id = entry.record.id.clone();
+        // Tokens the API did not refuse and that have not expired yet still serve when
+        // no new ones can be had.
+        let still_usable = |this: &Self, tokens: &Tokens| {
+            !rejected && tokens.usable(this.refresh.clock().now_ms())
+        };
+        if let Some(wait) = self.refresh.backing_off(&id) {
+            if still_usable(&self, &tokens) {
+                return Ok(Some((entry, tokens)));
+            }
             return Err(BrokerError::Unavailable(format!(
                 "the token endpoint of connection `{link}` failed recently; the next try is in {} s",
                 wait.as_secs().max(1)
             )));
         }
+        if rejected {
+            self.refresh.note_reactive(&id);
+        }
         // The refresh runs in its own task holding the lock: if this call is cancelled
         // (its deadline), the refresh still completes and its rotated refresh token is
         // stored before anyone uses the new access token.
         let this = self.clone();
-        let link = link.to_owned();
-        tokio::spawn(async move {
+        let owned_link = link.to_owned();
+        let (old_entry, old_tokens) = (entry.clone(), tokens.clone());
+        let result = tokio::spawn(async move {
             let _guard = guard;
-            this.refresh_tokens(&link, &entry, tokens).await
+            this.refresh_tokens(&owned_link, &entry, tokens).await
         })
         .await
-        .map_err(|e| BrokerError::Unavailable(format!("the token refresh failed: {e}")))?
+        .map_err(|e| BrokerError::Unavailable(format!("the token refresh failed: {e}")))?;
+        match result {
+            Err(BrokerError::Unavailable(why)) if still_usable(&self, &old_tokens) => {
+                tracing::info!(
+                    connection = link,
+                    reason = %why,
+                    "using the current access token until it expires"
+                );
+                Ok(Some((old_entry, old_tokens)))
+            }
+            other => other.map(Some),
+        }
     }
 
     async fn refresh_tokens(
@@ -630,27 +793,24 @@ impl Connections {
         let client = self
             .oauth_client(&service, &entry.record.params)
             .map_err(|m| BrokerError::NeedsReconnect(format!("connection `{link}`: {m}")))?;
-        let result = match (grant_type, &tokens.refresh_token) {
-            (GrantType::ClientCredentials, _) => {
+        let result = match grant_type {
+            GrantType::ClientCredentials => {
                 client
                     .client_credentials(&self.http, &self.scopes_of(entry, &service))
                     .await
             }
-            (GrantType::AuthorizationCode, Some(refresh)) => {
-                client.refresh(&self.http, refresh).await
-            }
-            (GrantType::AuthorizationCode, None) => Err(TokenError::InvalidGrant(
-                ": the provider gave no refresh token and the access token expired".into(),
-            )),
+            GrantType::AuthorizationCode => client.refresh(&self.http, &tokens).await,
         };
+        let id = &entry.record.id;
         match result {
             Ok(new) => {
-                self.clear_backoff(&entry.record.id);
-                self.store_tokens(entry, new, false).await.map_err(|e| {
-                    BrokerError::Unavailable(format!(
+                self.refresh.clear_backoff(id);
+                if let Err(e) = self.store_refreshed(entry, new).await {
+                    tracing::warn!(connection = link, error = %e, "the refreshed tokens were not stored");
+                    return Err(BrokerError::Unavailable(format!(
                         "connection `{link}` changed during its token refresh ({e}); try again"
-                    ))
-                })?;
+                    )));
+                }
                 tracing::info!(connection = link, "access token refreshed");
                 let entry = self
                     .snapshot()
@@ -672,24 +832,13 @@ impl Connections {
             ) => {
                 let why = format!("token refresh failed: {e}; connect again");
                 tracing::warn!(connection = link, reason = %e, "refresh refused; the connection needs to be connected again");
-                let mut record = entry.record.clone();
-                record.status = ConnectionStatus::NeedsReconnect;
-                record.status_reason = Some(why.clone());
-                record.record_event("needs_reconnect", Some(&why), now_ms());
-                record.credential_names.clear();
-                record.updated_at_ms = now_ms();
-                let expected = entry.record.clone();
-                let _ = self
-                    .write(move |s| {
-                        Ok(s.update_connection(&expected, &record, SecretChange::Erase)?)
-                    })
-                    .await;
+                self.mark_needs_reconnect(link, entry, &why).await;
                 Err(BrokerError::NeedsReconnect(format!(
                     "connection `{link}`: {why}"
                 )))
             }
             Err(e @ TokenError::Transient(_)) => {
-                let wait = self.note_failure(&entry.record.id);
+                let wait = self.refresh.note_failure(id);
                 tracing::warn!(connection = link, error = %e, retry_in_s = wait.as_secs(), "token refresh failed; backing off");
                 Err(BrokerError::Unavailable(format!(
                     "connection `{link}`: {e}; the next try is in {} s",
@@ -699,23 +848,102 @@ impl Connections {
         }
     }
 
-    fn backing_off(&self, id: &str) -> Option<Duration> {
-        let map = self.backoff.lock().expect("lock poisoned");
-        map.get(id)
-            .and_then(|(_, until)| until.checked_duration_since(Instant::now()))
+    /// Seals refreshed tokens against the credentials they came from (not the whole
+    /// record): an edit of the display name or a status note meanwhile keeps the
+    /// rotated refresh token; a revoke, reconnect or delete meanwhile wins.
+    async fn store_refreshed(&self, entry: &Entry, tokens: Tokens) -> Result<(), AppError> {
+        let expected = entry.sealed.clone().ok_or_else(|| {
+            AppError::Conflict("the connection's credentials were erased meanwhile".into())
+        })?;
+        let names = Credentials::OAuth2(tokens.clone()).names();
+        let (expires, granted) = (tokens.expires_at_ms, tokens.granted_scopes.clone());
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(&Credentials::OAuth2(tokens)).expect("credentials serialise"),
+        );
+        let blob = self.sealer.seal(entry.record.id.as_bytes(), &plain);
+        let (link, id) = (entry.record.link_name.clone(), entry.record.id.clone());
+        let now = now_ms();
+        self.write(move |s| {
+            s.replace_credentials(
+                &link,
+                &id,
+                &expected,
+                |record| {
+                    record.status_reason = None;
+                    record.record_event("refreshed", None, now);
+                    record.credential_names = names;
+                    record.token_expires_at_ms = expires;
+                    if let Some(g) = granted {
+                        record.granted_scopes = g;
+                    }
+                    record.updated_at_ms = now;
+                },
+                SecretChange::Set(blob),
+            )?;
+            Ok(())
+        })
+        .await
     }
 
-    fn note_failure(&self, id: &str) -> Duration {
-        let mut map = self.backoff.lock().expect("lock poisoned");
-        let e = map.entry(id.to_owned()).or_insert((0, Instant::now()));
-        e.0 += 1;
-        let wait = Duration::from_secs(1 << e.0.min(9)).min(MAX_BACKOFF);
-        e.1 = Instant::now() + wait;
-        wait
-    }
-
-    fn clear_backoff(&self, id: &str) {
-        self.backoff.lock().expect("lock poisoned").remove(id);
+    /// After a definitive refusal: `needs_reconnect` with the tokens erased, written
+    /// against the refused credentials (so a concurrent edit or note cannot make the
+    /// write miss). When the credentials changed meanwhile, the refusal was about old
+    /// ones and nothing is written; when the write fails, the connection backs off (no
+    /// token request for a while) and the failure is logged, never silently kept.
+    async fn mark_needs_reconnect(&self, link: &str, entry: &Entry, why: &str) {
+        let Some(expected) = entry.sealed.clone() else {
+            return;
+        };
+        let (l, id, why_owned) = (link.to_owned(), entry.record.id.clone(), why.to_owned());
+        #[cfg(test)]
+        let fail = self.refresh.take_injected_failure();
+        #[cfg(not(test))]
+        let fail = false;
+        let written = self
+            .write(move |s| {
+                if fail {
+                    return Err(AppError::Internal(anyhow::anyhow!(
+                        "injected write failure"
+                    )));
+                }
+                let now = now_ms();
+                match s.replace_credentials(
+                    &l,
+                    &id,
+                    &expected,
+                    |record| {
+                        record.status = ConnectionStatus::NeedsReconnect;
+                        record.status_reason = Some(why_owned.clone());
+                        record.record_event("needs_reconnect", Some(&why_owned), now);
+                        record.credential_names.clear();
+                        record.updated_at_ms = now;
+                    },
+                    SecretChange::Erase,
+                ) {
+                    Ok(_) => Ok(true),
+                    Err(StoreError::Conflict(_) | StoreError::Missing(_)) => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .await;
+        match written {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(
+                    connection = link,
+                    "the refused credentials were replaced meanwhile; nothing to mark"
+                );
+            }
+            Err(e) => {
+                let wait = self.refresh.note_failure(&entry.record.id);
+                tracing::error!(
+                    connection = link,
+                    error = %e,
+                    retry_in_s = wait.as_secs(),
+                    "could not record that the connection needs to be connected again; backing off"
+                );
+            }
+        }
     }
 
     /// Revokes the tokens at the provider (RFC 7009), when the service has an endpoint.

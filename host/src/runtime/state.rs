@@ -337,11 +337,15 @@ impl CallState {
                 .map_err(to_wit)?;
             match retry {
                 Some(again) if response.status == 401 => {
-                    let fresh = self
+                    // No fresh credentials (refreshed too recently): the 401 is the answer.
+                    let Some(fresh) = self
                         .broker
                         .refresh_after_unauthorized(&self.function, link, &connection)
                         .await
-                        .map_err(broker_error)?;
+                        .map_err(broker_error)?
+                    else {
+                        return Ok(response);
+                    };
                     self.check_budget()?;
                     self.outbound
                         .send(
