@@ -28,6 +28,7 @@ pub struct TestHost {
     /// An API client with the admin token.
     pub api: Api,
     data: PathBuf,
+    opts: HostOptions,
 }
 
 /// Settings for [`TestHost::start_with`].
@@ -111,8 +112,8 @@ impl TestHost {
         if let Some(ttl) = opts.oauth_flow_ttl {
             config.oauth_flow_ttl = ttl;
         }
-        if let Some(clock) = opts.clock {
-            config.clock = clock;
+        if let Some(clock) = &opts.clock {
+            config.clock = clock.clone();
         }
         let running = server::spawn(config, "127.0.0.1:0".parse().unwrap())
             .await
@@ -122,14 +123,16 @@ impl TestHost {
             running,
             api,
             data: data.to_owned(),
+            opts,
         }
     }
 
-    /// Stops the host and starts a new one over the same data folder.
+    /// Stops the host and starts a new one over the same data folder, with the same
+    /// options (the same clock).
     pub async fn restart(self) -> Self {
-        let data = self.data.clone();
+        let (data, opts) = (self.data.clone(), self.opts.clone());
         self.running.stop().await.expect("host stops cleanly");
-        Self::start(&data).await
+        Self::start_with(&data, opts).await
     }
 
     /// `/api/v1/status` runtime counter `name` (compiled, deserialized, calls).

@@ -754,7 +754,7 @@ impl Connections {
         // stored before anyone uses the new access token.
         let this = self.clone();
         let owned_link = link.to_owned();
-        let (old_entry, old_tokens) = (entry.clone(), tokens.clone());
+        let (old_generation, old_tokens) = (super::generation(&entry), tokens.clone());
         let result = tokio::spawn(async move {
             let _guard = guard;
             this.refresh_tokens(&owned_link, &entry, tokens).await
@@ -762,13 +762,19 @@ impl Connections {
         .await
         .map_err(|e| BrokerError::Unavailable(format!("the token refresh failed: {e}")))?;
         match result {
+            // Only while they are still the stored credentials: not after a revoke.
             Err(BrokerError::Unavailable(why)) if still_usable(&self, &old_tokens) => {
-                tracing::info!(
-                    connection = link,
-                    reason = %why,
-                    "using the current access token until it expires"
-                );
-                Ok(Some((old_entry, old_tokens)))
+                match current(&self) {
+                    Ok((entry, tokens)) if super::generation(&entry) == old_generation => {
+                        tracing::info!(
+                            connection = link,
+                            reason = %why,
+                            "using the current access token until it expires"
+                        );
+                        Ok(Some((entry, tokens)))
+                    }
+                    _ => Err(BrokerError::Unavailable(why)),
+                }
             }
             other => other.map(Some),
         }
@@ -977,4 +983,402 @@ impl Connections {
 /// The OAuth parts of a connection summary.
 pub(super) fn token_expiry(record: &ConnectionRecord) -> Option<String> {
     record.token_expires_at_ms.map(super::rfc3339)
+}
+
+#[cfg(test)]
+mod refresh_tests {
+    //! The refresh state machine against a provider on loopback, with a manual clock:
+    //! no test waits on the wall clock.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use serde_json::{Value, json};
+    use tokio::sync::{Notify, Semaphore};
+
+    use super::*;
+    use crate::auth::oauth::ManualClock;
+    use crate::connections::{ConnectionEdit, NewConnection, ServiceDefinition};
+    use crate::store::{MasterKey, Sealer, Store};
+
+    const CLIENT_SECRET: &str = "cs/CANARY+secret=1";
+
+    /// How `/token` answers.
+    #[derive(Debug, Clone)]
+    enum Answer {
+        /// New tokens, the refresh token rotated: `at-N`, `rt-N` for the N-th request.
+        Rotate,
+        /// This status and JSON body.
+        Fail(u16, Value),
+    }
+
+    #[derive(Debug)]
+    struct Provider {
+        calls: AtomicUsize,
+        /// Each request's form body.
+        bodies: Mutex<Vec<String>>,
+        arrived: Notify,
+        /// A request waits for a permit before answering.
+        gate: Semaphore,
+        answer: Mutex<Answer>,
+    }
+
+    async fn token(
+        State(p): State<Arc<Provider>>,
+        body: String,
+    ) -> (StatusCode, axum::Json<Value>) {
+        let n = p.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        p.bodies.lock().unwrap().push(body);
+        p.arrived.notify_one();
+        p.gate.acquire().await.unwrap().forget();
+        match p.answer.lock().unwrap().clone() {
+            Answer::Rotate => (
+                StatusCode::OK,
+                axum::Json(json!({
+                    "access_token": format!("at-{n}"), "token_type": "Bearer",
+                    "expires_in": 3600, "refresh_token": format!("rt-{n}"),
+                })),
+            ),
+            Answer::Fail(status, body) => (StatusCode::from_u16(status).unwrap(), axum::Json(body)),
+        }
+    }
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        c: Arc<Connections>,
+        clock: Arc<ManualClock>,
+        provider: Arc<Provider>,
+    }
+
+    impl Setup {
+        /// A connection `main` holding `at-0`/`rt-0`, issued now and valid an hour.
+        async fn new() -> Self {
+            let provider = Arc::new(Provider {
+                calls: AtomicUsize::new(0),
+                bodies: Mutex::default(),
+                arrived: Notify::new(),
+                gate: Semaphore::new(Semaphore::MAX_PERMITS),
+                answer: Mutex::new(Answer::Rotate),
+            });
+            let app = axum::Router::new()
+                .route("/token", axum::routing::post(token))
+                .with_state(provider.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let origin = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+
+            let dir = tempfile::tempdir().unwrap();
+            let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+            let c = Connections::new(
+                store,
+                Sealer::new(&MasterKey::generate()),
+                reqwest::Client::new(),
+            )
+            .await
+            .unwrap();
+            let clock = Arc::new(ManualClock::default());
+            c.set_clock(clock.clone());
+            let def: ServiceDefinition = serde_json::from_value(json!({
+                "link_name": "prov", "display_name": "Provider",
+                "auth": {
+                    "type": "oauth2", "client_id": "cid",
+                    "authorize_url": format!("{origin}/authorize"),
+                    "access_token_url": format!("{origin}/token"),
+                    "grant_type": "authorization_code", "client_auth": "basic",
+                },
+                "client_secret": CLIENT_SECRET,
+                "api_origins": ["https://api.example.com"],
+            }))
+            .unwrap();
+            c.create_service(def, "ada").await.unwrap();
+            c.create_connection(
+                NewConnection {
+                    link_name: "main".into(),
+                    display_name: "Main".into(),
+                    service: "prov".into(),
+                    params: BTreeMap::new(),
+                    scopes: vec![],
+                    authorize_params: BTreeMap::new(),
+                    grant_to: vec![],
+                },
+                "ada",
+            )
+            .await
+            .unwrap();
+            let now = clock.now_ms();
+            let tokens = Tokens {
+                access_token: SecretString::new("at-0"),
+                refresh_token: Some(SecretString::new("rt-0")),
+                expires_at_ms: Some(now + 3_600_000),
+                issued_at_ms: Some(now),
+                granted_scopes: None,
+            };
+            let entry = c.entry("main").unwrap();
+            c.store_tokens(&entry, tokens, true).await.unwrap();
+            Self {
+                _dir: dir,
+                c,
+                clock,
+                provider,
+            }
+        }
+
+        fn calls(&self) -> usize {
+            self.provider.calls.load(Ordering::SeqCst)
+        }
+
+        fn answer(&self, answer: Answer) {
+            *self.provider.answer.lock().unwrap() = answer;
+        }
+
+        /// The next token requests wait until [`Self::release`].
+        fn hold(&self) {
+            let permits = self.provider.gate.available_permits();
+            self.provider.gate.forget_permits(permits);
+        }
+
+        fn release(&self) {
+            self.provider.gate.add_permits(1);
+        }
+
+        fn generation(&self) -> Vec<u8> {
+            super::super::generation(&self.c.entry("main").unwrap()).unwrap()
+        }
+
+        /// The stored tokens.
+        fn stored(&self) -> Tokens {
+            let entry = self.c.entry("main").unwrap();
+            match self.c.open_credentials("main", &entry).unwrap() {
+                Credentials::OAuth2(t) => t,
+                other => panic!("{other:?}"),
+            }
+        }
+
+        /// The access token a request would use now (`None`: the 401 stands).
+        async fn fresh(&self, stale: Option<&[u8]>) -> Result<Option<String>, BrokerError> {
+            self.c
+                .clone()
+                .fresh_tokens("main", stale)
+                .await
+                .map(|t| t.map(|(_, t)| t.access_token.expose().to_owned()))
+        }
+
+        /// Moves the clock to `left` before the stored access token expires.
+        fn leave(&self, left: Duration) {
+            let expires = self.stored().expires_at_ms.unwrap();
+            let target = expires - left.as_millis() as u64;
+            self.clock
+                .advance(Duration::from_millis(target - self.clock.now_ms()));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_edit_during_a_refresh_keeps_the_rotated_refresh_token() {
+        let s = Setup::new().await;
+        s.hold();
+        s.leave(Duration::from_secs(30));
+        let c = s.c.clone();
+        let refresh = tokio::spawn(async move { c.fresh_tokens("main", None).await });
+        s.provider.arrived.notified().await;
+        // While the provider answers: an edit and a status note change the record.
+        s.c.edit_connection(
+            "main",
+            ConnectionEdit {
+                display_name: Some("Renamed".into()),
+                params: None,
+            },
+        )
+        .await
+        .unwrap();
+        let entry = s.c.entry("main").unwrap();
+        s.c.note_failed(&entry, "a sign-in was denied").await;
+        s.release();
+        let (_, tokens) = refresh.await.unwrap().unwrap().unwrap();
+        assert_eq!(tokens.access_token.expose(), "at-1");
+        let stored = s.stored();
+        assert_eq!(
+            stored.refresh_token.unwrap().expose(),
+            "rt-1",
+            "rotated token kept"
+        );
+        let view = s.c.show_connection("main").unwrap();
+        assert_eq!(view.display_name, "Renamed");
+        assert_eq!(view.status, "connected");
+        let events: Vec<&str> = view.history.iter().map(|h| h.event.as_str()).collect();
+        assert_eq!(events, ["created", "connected", "failed", "refreshed"]);
+        // The next refresh presents the rotated token.
+        s.release();
+        s.leave(Duration::from_secs(30));
+        assert_eq!(s.fresh(None).await.unwrap().as_deref(), Some("at-2"));
+        assert!(s.provider.bodies.lock().unwrap()[1].contains("refresh_token=rt-1"));
+    }
+
+    #[tokio::test]
+    async fn a_revoke_during_a_refresh_wins() {
+        let s = Setup::new().await;
+        s.hold();
+        s.leave(Duration::from_secs(30));
+        let c = s.c.clone();
+        let refresh = tokio::spawn(async move { c.fresh_tokens("main", None).await });
+        s.provider.arrived.notified().await;
+        s.c.revoke("main").await.unwrap();
+        s.release();
+        let e = refresh.await.unwrap().unwrap_err();
+        assert!(matches!(e, BrokerError::Unavailable(_)), "{e:?}");
+        let view = s.c.show_connection("main").unwrap();
+        assert_eq!(view.status, "revoked");
+        assert!(
+            s.c.entry("main").unwrap().sealed.is_none(),
+            "nothing stored"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_401_refreshes_at_most_once_per_window() {
+        let s = Setup::new().await;
+        // Tokens just issued: a 401 is not about them; it stands.
+        let g0 = s.generation();
+        assert_eq!(s.fresh(Some(&g0)).await.unwrap(), None);
+        assert_eq!(s.calls(), 0);
+        // Old enough: one refresh.
+        s.clock.advance(MIN_TOKEN_AGE);
+        assert_eq!(s.fresh(Some(&g0)).await.unwrap().as_deref(), Some("at-1"));
+        assert_eq!(s.calls(), 1);
+        // Someone holding the old generation gets the new tokens without a refresh.
+        assert_eq!(s.fresh(Some(&g0)).await.unwrap().as_deref(), Some("at-1"));
+        // The new tokens refused too (a wrong scope): the 401 stands for the window.
+        let g1 = s.generation();
+        for _ in 0..20 {
+            assert_eq!(s.fresh(Some(&g1)).await.unwrap(), None);
+        }
+        s.clock.advance(MIN_TOKEN_AGE - Duration::from_millis(1));
+        assert_eq!(s.fresh(Some(&g1)).await.unwrap(), None);
+        assert_eq!(s.calls(), 1);
+        s.clock.advance(Duration::from_millis(1));
+        assert_eq!(s.fresh(Some(&g1)).await.unwrap().as_deref(), Some("at-2"));
+        assert_eq!(s.calls(), 2);
+        // Tokens without an issue time still get one refresh per window.
+        let g2 = s.generation();
+        s.clock.advance(MIN_TOKEN_AGE / 2);
+        assert_eq!(s.fresh(Some(&g2)).await.unwrap(), None);
+        assert_eq!(s.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_before_expiry_keeps_using_the_valid_token() {
+        let s = Setup::new().await;
+        s.answer(Answer::Fail(
+            503,
+            json!({"error": "temporarily_unavailable"}),
+        ));
+        s.leave(Duration::from_millis(1700));
+        assert_eq!(s.fresh(None).await.unwrap().as_deref(), Some("at-0"));
+        assert_eq!(s.calls(), 1);
+        // Backing off: still the valid token, and the provider is left alone.
+        assert_eq!(s.fresh(None).await.unwrap().as_deref(), Some("at-0"));
+        assert_eq!(s.calls(), 1);
+        // Within the skew of its expiry it is no longer used.
+        s.clock.advance(Duration::from_millis(1000));
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(
+            matches!(&e, BrokerError::Unavailable(m) if m.contains("next try")),
+            "{e:?}"
+        );
+        // Expired, back-off over, the endpoint still down: the call fails.
+        s.clock.advance(Duration::from_secs(2));
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(matches!(e, BrokerError::Unavailable(_)), "{e:?}");
+        assert_eq!(s.calls(), 2);
+        // A token the API refused is not used as a fallback.
+        s.answer(Answer::Rotate);
+        s.clock.advance(Duration::from_secs(5));
+        assert_eq!(s.fresh(None).await.unwrap().as_deref(), Some("at-3"));
+        assert_eq!(s.c.show_connection("main").unwrap().status, "connected");
+    }
+
+    #[tokio::test]
+    async fn invalid_grant_during_an_edit_still_marks_needs_reconnect() {
+        let s = Setup::new().await;
+        s.answer(Answer::Fail(400, json!({"error": "invalid_grant"})));
+        s.hold();
+        s.leave(Duration::from_secs(30));
+        let c = s.c.clone();
+        let refresh = tokio::spawn(async move { c.fresh_tokens("main", None).await });
+        s.provider.arrived.notified().await;
+        let entry = s.c.entry("main").unwrap();
+        s.c.note_failed(&entry, "a sign-in was denied").await;
+        s.release();
+        let e = refresh.await.unwrap().unwrap_err();
+        assert!(
+            matches!(&e, BrokerError::NeedsReconnect(m) if m.contains("invalid_grant")),
+            "{e:?}"
+        );
+        let view = s.c.show_connection("main").unwrap();
+        assert_eq!(view.status, "needs_reconnect", "{view:?}");
+        assert!(view.credentials.is_empty());
+        assert!(
+            s.c.entry("main").unwrap().sealed.is_none(),
+            "dead tokens erased"
+        );
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(matches!(e, BrokerError::NeedsReconnect(_)), "{e:?}");
+        assert_eq!(s.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_needs_reconnect_that_cannot_be_written_backs_off() {
+        let s = Setup::new().await;
+        s.answer(Answer::Fail(400, json!({"error": "invalid_grant"})));
+        s.c.refresh.fail_marks.store(1, Ordering::SeqCst);
+        s.leave(Duration::ZERO);
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(matches!(e, BrokerError::NeedsReconnect(_)), "{e:?}");
+        assert_eq!(s.c.show_connection("main").unwrap().status, "connected");
+        // Not a silent dead state: no token request until the back-off ends.
+        assert!(
+            s.c.refresh
+                .backing_off(&s.c.entry("main").unwrap().record.id)
+                .is_some()
+        );
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(
+            matches!(&e, BrokerError::Unavailable(m) if m.contains("next try")),
+            "{e:?}"
+        );
+        assert_eq!(s.calls(), 1);
+        // After it, the refusal is written.
+        s.clock.advance(Duration::from_secs(3));
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(matches!(e, BrokerError::NeedsReconnect(_)), "{e:?}");
+        assert_eq!(
+            s.c.show_connection("main").unwrap().status,
+            "needs_reconnect"
+        );
+        assert_eq!(s.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_provider_quoting_the_client_secret_is_redacted_everywhere() {
+        let s = Setup::new().await;
+        let form: String = url::form_urlencoded::byte_serialize(CLIENT_SECRET.as_bytes()).collect();
+        let json = serde_json::to_string(CLIENT_SECRET).unwrap();
+        s.answer(Answer::Fail(
+            401,
+            json!({
+                "error": "invalid_client",
+                "error_description": format!(
+                    "client_secret {CLIENT_SECRET} / {form} / {json} / refresh rt-0 / at-0 is wrong"
+                ),
+            }),
+        ));
+        s.leave(Duration::ZERO);
+        let e = s.fresh(None).await.unwrap_err().to_string();
+        let view = serde_json::to_string(&s.c.show_connection("main").unwrap()).unwrap();
+        for text in [&e, &view] {
+            assert!(text.contains("invalid_client"), "{text}");
+            assert!(!text.contains("CANARY"), "{text}");
+            assert!(!text.contains("rt-0") && !text.contains("at-0"), "{text}");
+        }
+    }
 }
