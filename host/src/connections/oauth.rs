@@ -718,12 +718,11 @@ impl Connections {
             }
         };
         let (entry, tokens) = current(&self)?;
-        match self.refresh.need(&entry, &tokens, stale) {
-            Need::Nothing => return Ok(Some((entry, tokens))),
-            Need::Stands => return Ok(None),
-            Need::Refresh { .. } => {}
+        if self.refresh.need(&entry, &tokens, stale) == Need::Nothing {
+            return Ok(Some((entry, tokens)));
         }
-        // One refresh per connection at a time; whoever waited re-reads what it stored.
+        // One refresh per connection at a time; whoever waited re-reads what it stored
+        // (so "the 401 stands" is decided only after a refresh in flight has ended).
         let guard = self.refresh.lock(&entry.record.id).lock_owned().await;
         let (entry, tokens) = current(&self)?;
         let rejected = match self.refresh.need(&entry, &tokens, stale) {
@@ -1263,6 +1262,33 @@ mod refresh_tests {
         s.clock.advance(MIN_TOKEN_AGE / 2);
         assert_eq!(s.fresh(Some(&g2)).await.unwrap(), None);
         assert_eq!(s.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn callers_refused_during_a_refresh_after_a_401_get_its_tokens() {
+        let s = Setup::new().await;
+        s.clock.advance(MIN_TOKEN_AGE);
+        s.hold();
+        let g0 = s.generation();
+        let spawn = |g: Vec<u8>| {
+            let c = s.c.clone();
+            tokio::spawn(async move {
+                c.fresh_tokens("main", Some(&g))
+                    .await
+                    .map(|t| t.map(|(_, t)| t.access_token.expose().to_owned()))
+            })
+        };
+        let first = spawn(g0.clone());
+        s.provider.arrived.notified().await;
+        // Refused with the same tokens while the refresh is in flight: they wait for it.
+        let others: Vec<_> = (0..5).map(|_| spawn(g0.clone())).collect();
+        tokio::task::yield_now().await;
+        s.release();
+        assert_eq!(first.await.unwrap().unwrap().as_deref(), Some("at-1"));
+        for other in others {
+            assert_eq!(other.await.unwrap().unwrap().as_deref(), Some("at-1"));
+        }
+        assert_eq!(s.calls(), 1);
     }
 
     #[tokio::test]

@@ -154,6 +154,7 @@ async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
 
     // Proactive: a short-lived token is refreshed before use, without a 401.
     mock.set_config(|c| c.access_ttl = Some(Duration::from_secs(2)));
+    clock.advance(MIN_TOKEN_AGE);
     mock.expire_access_tokens();
     let out = call_api(api, &mock, "/api/data").await;
     assert_eq!(out["status"], 200, "{out}");
