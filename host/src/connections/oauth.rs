@@ -686,6 +686,11 @@ impl Connections {
         }
     }
 
+    /// The lock a token refresh of this connection holds until its tokens are stored.
+    pub(super) fn refresh_lock(&self, connection_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.refresh.lock(connection_id)
+    }
+
     /// Fresh OAuth 2 tokens for `link`: the stored ones while they are good, else one
     /// refresh for everyone waiting. With `stale`, the caller saw tokens of that
     /// generation rejected (401): refresh unless someone already did, or unless a
@@ -723,7 +728,7 @@ impl Connections {
         }
         // One refresh per connection at a time; whoever waited re-reads what it stored
         // (so "the 401 stands" is decided only after a refresh in flight has ended).
-        let guard = self.refresh.lock(&entry.record.id).lock_owned().await;
+        let guard = self.refresh_lock(&entry.record.id).lock_owned().await;
         let (entry, tokens) = current(&self)?;
         let rejected = match self.refresh.need(&entry, &tokens, stale) {
             Need::Nothing => return Ok(Some((entry, tokens))),

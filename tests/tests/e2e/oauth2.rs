@@ -709,7 +709,7 @@ async fn an_expired_state_is_refused() {
     let mock = OAuthMock::start(provider_config()).await;
     let host = TestHost::start_with(
         dir.path(),
-        switchboard_tests::HostOptions {
+        HostOptions {
             oauth_flow_ttl: Some(Duration::from_millis(2500)),
             ..Default::default()
         },
