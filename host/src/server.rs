@@ -95,6 +95,8 @@ pub struct ServeConfig {
     pub connections: ConnectionLimits,
     /// How long an OAuth authorization may take, from connect to callback.
     pub oauth_flow_ttl: std::time::Duration,
+    /// The clock OAuth 2 token refresh reads (the system's; tests move a manual one).
+    pub clock: Arc<dyn crate::connections::Clock>,
     /// The URL browsers reach the host at (`--public-url`), for the OAuth redirect URI
     /// `{public_url}/oauth/callback`; `None`: `http://` and the listening address.
     pub public_url: Option<String>,
@@ -115,6 +117,7 @@ impl ServeConfig {
             master_key: None,
             public_url: None,
             oauth_flow_ttl: crate::connections::FLOW_TTL,
+            clock: Arc::new(crate::connections::SystemClock),
         }
     }
 }
@@ -384,6 +387,7 @@ impl Host {
             connections.set_public_url(url);
         }
         connections.set_flow_ttl(config.oauth_flow_ttl);
+        connections.set_clock(config.clock.clone());
         let runtime = Arc::new(
             Runtime::new(config.runtime.clone(), outbound)?.with_connections(connections.clone()),
         );

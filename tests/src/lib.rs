@@ -29,6 +29,7 @@ pub struct TestHost {
     /// An API client with the admin token.
     pub api: Api,
     data: PathBuf,
+    opts: HostOptions,
 }
 
 /// Settings for [`TestHost::start_with`].
@@ -40,6 +41,9 @@ pub struct HostOptions {
     pub max_concurrency: u32,
     /// How long an OAuth sign-in may take (default 10 minutes).
     pub oauth_flow_ttl: Option<std::time::Duration>,
+    /// The clock of OAuth 2 token refresh (default: the system's); a test moves it
+    /// instead of sleeping.
+    pub clock: Option<Arc<switchboard_host::connections::ManualClock>>,
 }
 
 impl Default for HostOptions {
@@ -48,6 +52,7 @@ impl Default for HostOptions {
             allow_private_networks: true,
             max_concurrency: 16,
             oauth_flow_ttl: None,
+            clock: None,
         }
     }
 }
@@ -108,6 +113,9 @@ impl TestHost {
         if let Some(ttl) = opts.oauth_flow_ttl {
             config.oauth_flow_ttl = ttl;
         }
+        if let Some(clock) = &opts.clock {
+            config.clock = clock.clone();
+        }
         let running = server::spawn(config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("host starts");
@@ -116,14 +124,16 @@ impl TestHost {
             running,
             api,
             data: data.to_owned(),
+            opts,
         }
     }
 
-    /// Stops the host and starts a new one over the same data folder.
+    /// Stops the host and starts a new one over the same data folder, with the same
+    /// options (the same clock).
     pub async fn restart(self) -> Self {
-        let data = self.data.clone();
+        let (data, opts) = (self.data.clone(), self.opts.clone());
         self.running.stop().await.expect("host stops cleanly");
-        Self::start(&data).await
+        Self::start_with(&data, opts).await
     }
 
     /// `/api/v1/status` runtime counter `name` (compiled, deserialized, calls).

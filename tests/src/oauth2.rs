@@ -6,7 +6,8 @@
 //! - `POST /token`: `authorization_code`, `refresh_token` (with rotation and reuse
 //!   detection), `client_credentials`; client authentication exactly as configured.
 //! - `POST /revoke`: RFC 7009 token revocation.
-//! - `ANY /api/*`: a protected resource that wants a live bearer access token.
+//! - `ANY /api/*`: a protected resource that wants a live bearer access token
+//!   (`/api/unauthorized` refuses every token).
 //!
 //! Every authorization-code exchange starts a *grant*; the access and refresh tokens
 //! issued from it (and from its refreshes) live and die with it. The most recent
@@ -64,6 +65,9 @@ pub struct OAuthConfig {
     /// Put into every issued access and refresh token after its `at`/`rt` prefix (canary
     /// tests use characters that need escaping: `/+=~!*'()` and non-ASCII).
     pub token_marker: String,
+    /// Replaces the `error_description` of every `/token` error answer (a provider that
+    /// quotes what it received back).
+    pub error_description: Option<String>,
 }
 
 impl Default for OAuthConfig {
@@ -79,6 +83,7 @@ impl Default for OAuthConfig {
             granted_scope: None,
             deny_consent: false,
             token_marker: String::new(),
+            error_description: None,
         }
     }
 }
@@ -498,6 +503,23 @@ fn issue(
 }
 
 async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let response = decide_token(shared.clone(), headers, body).await;
+    let Some(description) = shared.lock().unwrap().config.error_description.clone() else {
+        return response;
+    };
+    if response.status().is_success() {
+        return response;
+    }
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let mut body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
+    body["error_description"] = json!(description);
+    json_response(status, body)
+}
+
+async fn decide_token(shared: Shared, headers: HeaderMap, body: Bytes) -> Response {
     let form = parse_params(&body);
     let grant_type = form
         .as_ref()
@@ -668,6 +690,20 @@ async fn api(
 ) -> Response {
     let mut inner = shared.lock().unwrap();
     inner.api_requests += 1;
+    if uri.path() == "/api/unauthorized" {
+        // An API that refuses every token (say, for a scope none has): a 401 that no
+        // refresh cures.
+        let mut response = (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({ "error": "insufficient_scope" })),
+        )
+            .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            "Bearer error=\"insufficient_scope\"".parse().unwrap(),
+        );
+        return response;
+    }
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());

@@ -3,8 +3,12 @@
 //! RFC 7009 revocation. Every request goes through the client the caller passes, which
 //! must not follow redirects (the crate's own warning). Token responses become [`Tokens`],
 //! sealed by the caller; errors are sorted into what must stop refreshing
-//! ([`TokenError::InvalidGrant`], [`TokenError::Rejected`]) and what may be retried.
+//! ([`TokenError::InvalidGrant`], [`TokenError::Rejected`]) and what may be retried, and
+//! every provider text they quote has the request's secrets (client secret, code, PKCE
+//! verifier, tokens) redacted. Token times come from a [`Clock`], so tests move time.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
@@ -14,9 +18,54 @@ use oauth2::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::ClientAuth;
+use super::{ClientAuth, Redactor};
 use crate::outbound::{TokenHttp, TokenHttpError};
 use crate::store::SecretString;
+
+/// Longest provider text (an `error_description`) quoted in a [`TokenError`].
+const MAX_DETAIL: usize = 200;
+
+/// Where token refresh reads the time: Unix milliseconds. The host uses
+/// [`SystemClock`]; tests use a [`ManualClock`] and move it instead of sleeping.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Now, in Unix milliseconds.
+    fn now_ms(&self) -> u64;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+/// A clock that moves only when told to, for tests. Starts at the system time.
+#[derive(Debug)]
+pub struct ManualClock(AtomicU64);
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self(AtomicU64::new(SystemClock.now_ms()))
+    }
+}
+
+impl ManualClock {
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
 
 /// A connection's OAuth 2 tokens, as sealed at rest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,16 +124,12 @@ pub struct OAuthClient {
     pub client_auth: ClientAuth,
     /// Joins scopes.
     pub scope_delimiter: String,
+    /// Stamps the tokens' issue and expiry times.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Bound on a revocation request: it is best effort, after the local erase.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 type TokenClient = BasicClient<
     oauth2::EndpointNotSet,
@@ -94,7 +139,18 @@ type TokenClient = BasicClient<
     oauth2::EndpointSet,
 >;
 
+/// An access token this close to its expiry is no longer used, even when a refresh
+/// failed: the call would race the expiry.
+pub const EXPIRY_SKEW: Duration = Duration::from_secs(1);
+
 impl Tokens {
+    /// Whether the access token can still be used at `now_ms`: it has no expiry, or more
+    /// than [`EXPIRY_SKEW`] of it is left.
+    pub fn usable(&self, now_ms: u64) -> bool {
+        self.expires_at_ms
+            .is_none_or(|expires| (now_ms + EXPIRY_SKEW.as_millis() as u64) < expires)
+    }
+
     /// Whether the access token should be refreshed before use: within `margin` of its
     /// expiry, or within half its lifetime for tokens that live shorter than twice
     /// `margin`. Tokens without an expiry are used until an API answers 401.
@@ -125,6 +181,19 @@ impl OAuthClient {
             client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
         }
         Ok(client)
+    }
+
+    /// Redacts the client secret and `also` (the code, verifier or tokens of this
+    /// request) from whatever the provider answers.
+    fn redactor(&self, also: &[&SecretString]) -> Redactor {
+        let mut r = Redactor::default();
+        if let Some(secret) = &self.client_secret {
+            r.add(secret.expose().as_bytes());
+        }
+        for s in also {
+            r.add(s.expose().as_bytes());
+        }
+        r
     }
 
     fn scope_param(&self, scopes: &[String]) -> Option<String> {
@@ -191,30 +260,35 @@ impl OAuthClient {
             RedirectUrl::new(redirect_uri.to_owned())
                 .map_err(|e| TokenError::Config(format!("redirect URI: {e}")))?,
         );
+        let code = SecretString::new(code.to_owned());
+        let redactor = self.redactor(&[&code, verifier]);
         let response = client
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()))
             .request_async(http)
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify(e, &redactor))?;
         Ok(self.tokens(&response, None))
     }
 
-    /// Exchanges a refresh token. A response without a refresh token keeps `refresh`.
+    /// Exchanges the refresh token of `current`. A response without a refresh token
+    /// keeps the old one.
     ///
     /// # Errors
-    /// [`TokenError`].
-    pub async fn refresh(
-        &self,
-        http: &TokenHttp,
-        refresh: &SecretString,
-    ) -> Result<Tokens, TokenError> {
+    /// [`TokenError`]; [`TokenError::InvalidGrant`] when `current` has no refresh token.
+    pub async fn refresh(&self, http: &TokenHttp, current: &Tokens) -> Result<Tokens, TokenError> {
+        let Some(refresh) = &current.refresh_token else {
+            return Err(TokenError::InvalidGrant(
+                ": the provider gave no refresh token and the access token expired".into(),
+            ));
+        };
+        let redactor = self.redactor(&[refresh, &current.access_token]);
         let response = self
             .client(&self.refresh_url)?
             .exchange_refresh_token(&RefreshToken::new(refresh.expose().to_owned()))
             .request_async(http)
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify(e, &redactor))?;
         Ok(self.tokens(&response, Some(refresh)))
     }
 
@@ -236,7 +310,11 @@ impl OAuthClient {
                 request = request.add_extra_param("scope", scope);
             }
         }
-        let response = request.request_async(http).await.map_err(classify)?;
+        let redactor = self.redactor(&[]);
+        let response = request
+            .request_async(http)
+            .await
+            .map_err(|e| classify(e, &redactor))?;
         Ok(self.tokens(&response, None))
     }
 
@@ -343,6 +421,7 @@ impl OAuthClient {
                 })
                 .collect()
         });
+        let now = self.clock.now_ms();
         Tokens {
             access_token: SecretString::new(response.access_token().secret().clone()),
             refresh_token: response
@@ -351,8 +430,8 @@ impl OAuthClient {
                 .or_else(|| previous_refresh.cloned()),
             expires_at_ms: response
                 .expires_in()
-                .map(|d: Duration| now_ms() + d.as_millis() as u64),
-            issued_at_ms: Some(now_ms()),
+                .map(|d: Duration| now + d.as_millis() as u64),
+            issued_at_ms: Some(now),
             granted_scopes,
         }
     }
@@ -383,24 +462,46 @@ fn describe<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>
     }
 }
 
+/// Provider text fit to quote: secrets redacted, control characters replaced, at
+/// most [`MAX_DETAIL`] characters.
+fn quote(text: &str, redactor: &Redactor) -> String {
+    let mut text = text.to_owned();
+    redactor.redact_string(&mut text);
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = text.trim();
+    let mut short: String = text.chars().take(MAX_DETAIL).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// Sorts a failed token request; every provider text in the result went through
+/// `redactor` (a provider may quote the client secret or the grant back).
 fn classify<RE: std::error::Error + 'static>(
     e: RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
+    redactor: &Redactor,
 ) -> TokenError {
     match &e {
         RequestTokenError::ServerResponse(r) => {
             let detail = r
                 .error_description()
+                .map(|d| quote(d, redactor))
+                .filter(|d| !d.is_empty())
                 .map(|d| format!(": {d}"))
                 .unwrap_or_default();
             match r.error() {
                 BasicErrorResponseType::InvalidGrant => TokenError::InvalidGrant(detail),
                 BasicErrorResponseType::Extension(code) => {
-                    TokenError::Transient(format!("{code}{detail}"))
+                    TokenError::Transient(format!("{}{detail}", quote(code, redactor)))
                 }
                 other => TokenError::Rejected(format!("{other}{detail}")),
             }
         }
-        _ => TokenError::Transient(describe(&e)),
+        _ => TokenError::Transient(quote(&describe(&e), redactor)),
     }
 }
 
@@ -418,6 +519,7 @@ mod tests {
             revoke_url: None,
             client_auth: ClientAuth::Basic,
             scope_delimiter: ",".into(),
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -451,6 +553,75 @@ mod tests {
         assert_eq!(q["code_challenge"], expected);
         assert!(verifier.expose().len() >= 43);
         assert_eq!(format!("{verifier:?}"), "[redacted]");
+    }
+
+    /// A provider that quotes the client secret or the grant back in its error, in any
+    /// form it travels in, has it redacted from the error's text.
+    #[test]
+    fn provider_error_text_never_quotes_a_secret() {
+        let secret = "cs/CANARY+x=y&z é";
+        let code = SecretString::new("code-CANARY-2");
+        let mut c = client();
+        c.client_secret = Some(SecretString::new(secret));
+        let redactor = c.redactor(&[&code]);
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let json = serde_json::to_string(secret).unwrap();
+        let json = &json[1..json.len() - 1];
+        for (error, description) in [
+            (
+                BasicErrorResponseType::InvalidClient,
+                format!("bad secret {secret}"),
+            ),
+            (
+                BasicErrorResponseType::InvalidGrant,
+                format!("code {} unknown", code.expose()),
+            ),
+            (
+                BasicErrorResponseType::InvalidRequest,
+                format!("got client_secret={form}"),
+            ),
+            (
+                BasicErrorResponseType::InvalidScope,
+                format!("{{\"s\":\"{json}\"}}"),
+            ),
+            (
+                BasicErrorResponseType::Extension(format!("err_{secret}")),
+                "see error".to_owned(),
+            ),
+        ] {
+            let e = classify::<oauth2::HttpClientError<reqwest::Error>>(
+                RequestTokenError::ServerResponse(oauth2::StandardErrorResponse::new(
+                    error,
+                    Some(description.clone()),
+                    None,
+                )),
+                &redactor,
+            );
+            let text = e.to_string();
+            assert!(!text.contains("CANARY"), "{description} -> {text}");
+            assert!(text.contains("[redacted]"), "{text}");
+        }
+        // Long or multi-line descriptions are cut short and kept on one line.
+        let e = classify::<oauth2::HttpClientError<reqwest::Error>>(
+            RequestTokenError::ServerResponse(oauth2::StandardErrorResponse::new(
+                BasicErrorResponseType::InvalidClient,
+                Some(format!("line\n{}", "x".repeat(1000))),
+                None,
+            )),
+            &redactor,
+        );
+        let text = e.to_string();
+        assert!(!text.contains('\n') && text.chars().count() < 300, "{text}");
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told() {
+        let clock = ManualClock::default();
+        let t0 = clock.now_ms();
+        assert!(t0.abs_diff(SystemClock.now_ms()) < 60_000);
+        assert_eq!(clock.now_ms(), t0);
+        clock.advance(Duration::from_secs(31));
+        assert_eq!(clock.now_ms(), t0 + 31_000);
     }
 
     #[test]
@@ -489,5 +660,15 @@ mod expiry_tests {
         assert!(t.expiring(5_000, m));
         // No expiry: used until a 401.
         assert!(!tokens(Some(0), None).expiring(u64::MAX / 2, m));
+    }
+
+    #[test]
+    fn a_token_is_usable_until_just_before_it_expires() {
+        let t = tokens(Some(0), Some(10_000));
+        assert!(t.usable(0));
+        assert!(t.usable(8_300), "1.7 s left");
+        assert!(!t.usable(9_000), "within the skew");
+        assert!(!t.usable(10_000) && !t.usable(20_000));
+        assert!(tokens(Some(0), None).usable(u64::MAX / 2));
     }
 }

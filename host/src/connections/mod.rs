@@ -17,6 +17,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppError, rfc3339};
+pub use crate::auth::oauth::{Clock, ManualClock, SystemClock};
 use crate::auth::{AuthConfig, Credential, Credentials, ParamType, aws_sigv4};
 use crate::names::validate_link_name;
 use crate::outbound::{BoxFuture, BrokerError, ConnectionBroker, Policy, ResolvedConnection};
@@ -26,7 +27,7 @@ use crate::store::{
 };
 pub use audit::KEEP_PER_CONNECTION;
 pub use defaults::ServiceClient;
-pub use oauth::{FLOW_COOKIE, FLOW_TTL, FlowError, FlowStart, flow_cookie_name};
+pub use oauth::{FLOW_COOKIE, FLOW_TTL, FlowError, FlowStart, MIN_TOKEN_AGE, flow_cookie_name};
 pub use oauth1::CallbackParams;
 pub use template::fill_url;
 
@@ -321,10 +322,8 @@ pub struct Connections {
     public_url: RwLock<Option<String>>,
     /// How long an authorization may take (10 minutes; shorter in tests).
     flow_ttl: RwLock<Duration>,
-    /// One token refresh per connection at a time.
-    refresh_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Connection id → (failures in a row, no token request before).
-    backoff: std::sync::Mutex<HashMap<String, (u32, std::time::Instant)>>,
+    /// OAuth 2 token refresh: one at a time per connection, back-off, its clock.
+    refresh: oauth::RefreshState,
     /// Read on every request through a connection: a std RwLock held only to clone
     /// the `Arc`, never across an await.
     snapshot: RwLock<Arc<Snapshot>>,
@@ -731,8 +730,7 @@ impl Connections {
             http,
             public_url: RwLock::new(None),
             flow_ttl: RwLock::new(FLOW_TTL),
-            refresh_locks: std::sync::Mutex::new(HashMap::new()),
-            backoff: std::sync::Mutex::new(HashMap::new()),
+            refresh: oauth::RefreshState::default(),
             snapshot: RwLock::new(Arc::new(snapshot)),
             writes: tokio::sync::Mutex::new(()),
         }))
@@ -748,6 +746,12 @@ impl Connections {
     /// Sets how long an OAuth authorization may take, from connect to callback.
     pub fn set_flow_ttl(&self, ttl: Duration) {
         *self.flow_ttl.write().expect("lock poisoned") = ttl;
+    }
+
+    /// Sets the clock token refresh reads (expiry, back-off, the minimum token age);
+    /// tests pass a [`ManualClock`].
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+        self.refresh.set_clock(clock);
     }
 
     fn flow_ttl(&self) -> Duration {
@@ -1567,12 +1571,14 @@ impl Connections {
         })
     }
 
+    /// The connection for a request; `Ok(None)` only with `stale`, when the credentials
+    /// the API refused were not replaced (see [`Connections::fresh_tokens`]).
     async fn resolve_for(
         &self,
         function: &str,
         link: &str,
         stale: Option<&[u8]>,
-    ) -> Result<ResolvedConnection, BrokerError> {
+    ) -> Result<Option<ResolvedConnection>, BrokerError> {
         let snap = self.snapshot();
         let entry = snap.connections.get(link).cloned().ok_or_else(|| {
             BrokerError::Unknown(format!("no connection has the link name `{link}`"))
@@ -1596,7 +1602,9 @@ impl Connections {
                     .me
                     .upgrade()
                     .ok_or_else(|| BrokerError::Unavailable("the host is shutting down".into()))?;
-                let (entry, tokens) = me.fresh_tokens(link, stale).await?;
+                let Some((entry, tokens)) = me.fresh_tokens(link, stale).await? else {
+                    return Ok(None);
+                };
                 (entry, Credentials::OAuth2(tokens))
             }
             _ => {
@@ -1631,13 +1639,13 @@ impl Connections {
                 "connection `{link}` has credentials that do not fit its service; connect it again"
             ))
         })?;
-        Ok(ResolvedConnection {
+        Ok(Some(ResolvedConnection {
             policy,
             params: entry.params.clone(),
             credential,
             refreshable: matches!(service.auth, AuthConfig::OAuth2 { .. }),
             generation: generation(&entry).unwrap_or_default(),
-        })
+        }))
     }
 }
 
@@ -1647,7 +1655,13 @@ impl ConnectionBroker for Connections {
         function: &'a str,
         link: &'a str,
     ) -> BoxFuture<'a, Result<ResolvedConnection, BrokerError>> {
-        Box::pin(self.resolve_for(function, link, None))
+        Box::pin(async move {
+            self.resolve_for(function, link, None)
+                .await?
+                .ok_or_else(|| {
+                    BrokerError::Unavailable(format!("connection `{link}` did not resolve"))
+                })
+        })
     }
 
     fn refresh_after_unauthorized<'a>(
@@ -1655,7 +1669,7 @@ impl ConnectionBroker for Connections {
         function: &'a str,
         link: &'a str,
         used: &'a ResolvedConnection,
-    ) -> BoxFuture<'a, Result<ResolvedConnection, BrokerError>> {
+    ) -> BoxFuture<'a, Result<Option<ResolvedConnection>, BrokerError>> {
         Box::pin(self.resolve_for(function, link, Some(&used.generation)))
     }
 

@@ -5,9 +5,9 @@
 //! the new access token is used, `invalid_grant` ending in `needs_reconnect`, and transient
 //! failures backing off.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use base64::Engine as _;
 use rand::RngCore;
@@ -17,12 +17,12 @@ use super::{
     AppError, ConnectionView, Connections, Entry, ServiceDefinition, bad, blocking, now_ms,
     template,
 };
-use crate::auth::oauth::{OAuthClient, TokenError, Tokens};
+use crate::auth::oauth::{Clock, OAuthClient, SystemClock, TokenError, Tokens};
 use crate::auth::{AuthConfig, Credentials, GrantType, Redactor};
 use crate::outbound::BrokerError;
 use crate::store::{
     ConnectionRecord, ConnectionStatus, FlowBinding, FlowKind, FlowTake, PendingFlow, SecretChange,
-    SecretString, ServiceRecord,
+    SecretString, ServiceRecord, StoreError,
 };
 
 /// How long an authorization may take, from connect to callback.
@@ -66,6 +66,133 @@ fn lifetime_words(ttl: Duration) -> String {
 }
 /// Longest wait after repeated transient token-endpoint failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// After a 401, the tokens are refreshed only if they are at least this old and no
+/// other refresh after a 401 happened this recently: a 401 that is not about the token
+/// (a wrong scope or endpoint) reaches the function instead of a refresh per call.
+pub const MIN_TOKEN_AGE: Duration = Duration::from_secs(30);
+
+/// What a connection's tokens need before a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// They are good.
+    Nothing,
+    /// The API refused them but they were refreshed too recently: the 401 stands.
+    Stands,
+    /// A refresh: before expiry, or (`rejected`) after the API refused them.
+    Refresh { rejected: bool },
+}
+
+/// The in-memory side of token refresh, per connection id: one refresh at a time,
+/// back-off after transient failures, when the last refresh after a 401 started, and
+/// the clock all of it reads.
+#[derive(Debug)]
+pub(super) struct RefreshState {
+    clock: RwLock<Arc<dyn Clock>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Failures in a row, and no token request before this time (clock ms).
+    backoff: Mutex<HashMap<String, (u32, u64)>>,
+    /// When the last refresh after a 401 started (clock ms).
+    reactive: Mutex<HashMap<String, u64>>,
+    /// Tests: how many `needs_reconnect` writes fail as a broken database would.
+    #[cfg(test)]
+    fail_marks: std::sync::atomic::AtomicUsize,
+}
+
+impl Default for RefreshState {
+    fn default() -> Self {
+        Self {
+            clock: RwLock::new(Arc::new(SystemClock)),
+            locks: Mutex::default(),
+            backoff: Mutex::default(),
+            reactive: Mutex::default(),
+            #[cfg(test)]
+            fail_marks: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+impl RefreshState {
+    pub(super) fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.read().expect("lock poisoned").clone()
+    }
+
+    pub(super) fn set_clock(&self, clock: Arc<dyn Clock>) {
+        *self.clock.write().expect("lock poisoned") = clock;
+    }
+
+    fn lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
+            .lock()
+            .expect("lock poisoned")
+            .entry(id.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    fn need(&self, entry: &Entry, tokens: &Tokens, stale: Option<&[u8]>) -> Need {
+        let now = self.clock().now_ms();
+        let rejected = stale.is_some_and(|g| Some(g) == super::generation(entry).as_deref());
+        if tokens.expiring(now, REFRESH_MARGIN) {
+            return Need::Refresh { rejected };
+        }
+        if !rejected {
+            return Need::Nothing;
+        }
+        let last_reactive = self
+            .reactive
+            .lock()
+            .expect("lock poisoned")
+            .get(&entry.record.id)
+            .copied();
+        let since = tokens
+            .issued_at_ms
+            .unwrap_or(0)
+            .max(last_reactive.unwrap_or(0));
+        if now >= since.saturating_add(MIN_TOKEN_AGE.as_millis() as u64) {
+            Need::Refresh { rejected }
+        } else {
+            Need::Stands
+        }
+    }
+
+    fn note_reactive(&self, id: &str) {
+        let now = self.clock().now_ms();
+        self.reactive
+            .lock()
+            .expect("lock poisoned")
+            .insert(id.to_owned(), now);
+    }
+
+    fn backing_off(&self, id: &str) -> Option<Duration> {
+        let now = self.clock().now_ms();
+        let map = self.backoff.lock().expect("lock poisoned");
+        map.get(id)
+            .filter(|(_, until)| *until > now)
+            .map(|(_, until)| Duration::from_millis(until - now))
+    }
+
+    fn note_failure(&self, id: &str) -> Duration {
+        let now = self.clock().now_ms();
+        let mut map = self.backoff.lock().expect("lock poisoned");
+        let e = map.entry(id.to_owned()).or_insert((0, now));
+        e.0 += 1;
+        let wait = Duration::from_secs(1 << e.0.min(9)).min(MAX_BACKOFF);
+        e.1 = now + wait.as_millis() as u64;
+        wait
+    }
+
+    fn clear_backoff(&self, id: &str) {
+        self.backoff.lock().expect("lock poisoned").remove(id);
+    }
+
+    #[cfg(test)]
+    fn take_injected_failure(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.fail_marks
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
 
 /// Authorize parameters the host sets itself.
 const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
@@ -301,6 +428,7 @@ impl Connections {
             revoke_url: revoke_url.as_deref().map(|u| fill(u, params)).transpose()?,
             client_auth: *client_auth,
             scope_delimiter: scope_delimiter.clone(),
+            clock: self.refresh.clock(),
         })
     }
 
@@ -543,26 +671,43 @@ impl Connections {
             .map_err(|e| FlowError(e.to_string()))
     }
 
-    /// Records a failed sign-in on the connection (status unchanged; the reason kept).
+    /// Records a failed sign-in on the connection (status unchanged; the reason kept,
+    /// with the service's client secret redacted: the provider wrote it).
     pub(super) async fn note_failed(&self, entry: &Entry, why: &str) {
+        let mut why = why.to_owned();
+        if let Some(service) = entry.service.as_deref()
+            && let Ok(Some(secret)) = self.consumer_secret(service)
+        {
+            let mut redactor = Redactor::default();
+            redactor.add(secret.expose().as_bytes());
+            redactor.redact_string(&mut why);
+        }
         let mut record = entry.record.clone();
-        record.status_reason = Some(why.to_owned());
+        record.status_reason = Some(why.clone());
         record.updated_at_ms = now_ms();
-        record.record_event("failed", Some(why), record.updated_at_ms);
+        record.record_event("failed", Some(&why), record.updated_at_ms);
         let expected = entry.record.clone();
-        let _ = self
+        if let Err(e) = self
             .write(move |s| Ok(s.update_connection(&expected, &record, SecretChange::Keep)?))
-            .await;
+            .await
+        {
+            tracing::warn!(connection = %entry.record.link_name, error = %e, "a failed sign-in was not recorded");
+        }
     }
 
     /// Seals `tokens` for the connection and marks it connected, in one write that
-    /// succeeds only if the connection is unchanged since `entry` was read.
+    /// succeeds only if the connection is unchanged since `entry` was read (connecting),
+    /// or, for refreshed tokens, only if its credentials are (see
+    /// [`Self::store_refreshed`]).
     pub(super) async fn store_tokens(
         &self,
         entry: &Entry,
         tokens: Tokens,
         connecting: bool,
     ) -> Result<(), AppError> {
+        if !connecting {
+            return self.store_refreshed(entry, tokens).await;
+        }
         let credentials = Credentials::OAuth2(tokens);
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(&credentials).expect("credentials serialise"),
@@ -620,23 +765,23 @@ impl Connections {
         }
     }
 
-    fn refresh_lock(&self, connection_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.refresh_locks
-            .lock()
-            .expect("lock poisoned")
-            .entry(connection_id.to_owned())
-            .or_default()
-            .clone()
+    /// The lock a token refresh of this connection holds until its tokens are stored.
+    pub(super) fn refresh_lock(&self, connection_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.refresh.lock(connection_id)
     }
 
     /// Fresh OAuth 2 tokens for `link`: the stored ones while they are good, else one
     /// refresh for everyone waiting. With `stale`, the caller saw tokens of that
-    /// generation rejected (401): refresh unless someone already did.
+    /// generation rejected (401): refresh unless someone already did, or unless a
+    /// refresh of this connection is too recent ([`MIN_TOKEN_AGE`]); then `Ok(None)`:
+    /// the 401 stands (a wrong scope or endpoint does not make every call refresh).
+    /// When a refresh before expiry fails or is backing off, the current access token
+    /// is used while it is still valid.
     pub(super) async fn fresh_tokens(
         self: Arc<Self>,
         link: &str,
         stale: Option<&[u8]>,
-    ) -> Result<(Arc<Entry>, Tokens), BrokerError> {
+    ) -> Result<Option<(Arc<Entry>, Tokens)>, BrokerError> {
         let current = |this: &Self| -> Result<(Arc<Entry>, Tokens), BrokerError> {
             let entry = this
                 .snapshot()
@@ -656,38 +801,66 @@ impl Connections {
                 ))),
             }
         };
-        let needs_refresh = |entry: &Entry, tokens: &Tokens| {
-            let expiring = tokens.expiring(now_ms(), REFRESH_MARGIN);
-            let rejected = stale.is_some_and(|g| Some(g) == super::generation(entry).as_deref());
-            expiring || rejected
-        };
         let (entry, tokens) = current(&self)?;
-        if !needs_refresh(&entry, &tokens) {
-            return Ok((entry, tokens));
+        if self.refresh.need(&entry, &tokens, stale) == Need::Nothing {
+            return Ok(Some((entry, tokens)));
         }
-        // One refresh per connection at a time; whoever waited re-reads what it stored.
+        // One refresh per connection at a time; whoever waited re-reads what it stored
+        // (so "the 401 stands" is decided only after a refresh in flight has ended).
         let guard = self.refresh_lock(&entry.record.id).lock_owned().await;
         let (entry, tokens) = current(&self)?;
-        if !needs_refresh(&entry, &tokens) {
-            return Ok((entry, tokens));
-        }
-        if let Some(wait) = self.backing_off(&entry.record.id) {
+        let rejected = match self.refresh.need(&entry, &tokens, stale) {
+            Need::Nothing => return Ok(Some((entry, tokens))),
+            Need::Stands => return Ok(None),
+            Need::Refresh { rejected } => rejected,
+        };
+        let id = entry.record.id.clone();
+        // Tokens the API did not refuse and that have not expired yet still serve when
+        // no new ones can be had.
+        let still_usable = |this: &Self, tokens: &Tokens| {
+            !rejected && tokens.usable(this.refresh.clock().now_ms())
+        };
+        if let Some(wait) = self.refresh.backing_off(&id) {
+            if still_usable(&self, &tokens) {
+                return Ok(Some((entry, tokens)));
+            }
             return Err(BrokerError::Unavailable(format!(
                 "the token endpoint of connection `{link}` failed recently; the next try is in {} s",
                 wait.as_secs().max(1)
             )));
         }
+        if rejected {
+            self.refresh.note_reactive(&id);
+        }
         // The refresh runs in its own task holding the lock: if this call is cancelled
         // (its deadline), the refresh still completes and its rotated refresh token is
         // stored before anyone uses the new access token.
         let this = self.clone();
-        let link = link.to_owned();
-        tokio::spawn(async move {
+        let owned_link = link.to_owned();
+        let (old_generation, old_tokens) = (super::generation(&entry), tokens.clone());
+        let result = tokio::spawn(async move {
             let _guard = guard;
-            this.refresh_tokens(&link, &entry, tokens).await
+            this.refresh_tokens(&owned_link, &entry, tokens).await
         })
         .await
-        .map_err(|e| BrokerError::Unavailable(format!("the token refresh failed: {e}")))?
+        .map_err(|e| BrokerError::Unavailable(format!("the token refresh failed: {e}")))?;
+        match result {
+            // Only while they are still the stored credentials: not after a revoke.
+            Err(BrokerError::Unavailable(why)) if still_usable(&self, &old_tokens) => {
+                match current(&self) {
+                    Ok((entry, tokens)) if super::generation(&entry) == old_generation => {
+                        tracing::info!(
+                            connection = link,
+                            reason = %why,
+                            "using the current access token until it expires"
+                        );
+                        Ok(Some((entry, tokens)))
+                    }
+                    _ => Err(BrokerError::Unavailable(why)),
+                }
+            }
+            other => other.map(Some),
+        }
     }
 
     async fn refresh_tokens(
@@ -709,30 +882,27 @@ impl Connections {
         let client = self
             .oauth_client(&service, &entry.record.params)
             .map_err(|m| BrokerError::NeedsReconnect(format!("connection `{link}`: {m}")))?;
-        let result = match (grant_type, &tokens.refresh_token) {
-            (GrantType::ClientCredentials, _) => {
+        let result = match grant_type {
+            GrantType::ClientCredentials => {
                 client
                     .client_credentials(&self.http, &self.scopes_of(entry, &service))
                     .await
             }
-            (GrantType::AuthorizationCode, Some(refresh)) => {
-                client.refresh(&self.http, refresh).await
-            }
-            (GrantType::AuthorizationCode, None) => Err(TokenError::InvalidGrant(
-                ": the provider gave no refresh token and the access token expired".into(),
-            )),
+            GrantType::AuthorizationCode => client.refresh(&self.http, &tokens).await,
         };
         // A provider's `error_description` is its own text and may quote the client secret
         // or a token back: redacted before it becomes a status reason or reaches a function.
         let result = result.map_err(|e| redact_token_error(e, &client, &tokens));
+        let id = &entry.record.id;
         match result {
             Ok(new) => {
-                self.clear_backoff(&entry.record.id);
-                self.store_tokens(entry, new, false).await.map_err(|e| {
-                    BrokerError::Unavailable(format!(
+                self.refresh.clear_backoff(id);
+                if let Err(e) = self.store_refreshed(entry, new).await {
+                    tracing::warn!(connection = link, error = %e, "the refreshed tokens were not stored");
+                    return Err(BrokerError::Unavailable(format!(
                         "connection `{link}` changed during its token refresh ({e}); try again"
-                    ))
-                })?;
+                    )));
+                }
                 tracing::info!(connection = link, "access token refreshed");
                 let entry = self
                     .snapshot()
@@ -754,24 +924,13 @@ impl Connections {
             ) => {
                 let why = format!("token refresh failed: {e}; connect again");
                 tracing::warn!(connection = link, reason = %e, "refresh refused; the connection needs to be connected again");
-                let mut record = entry.record.clone();
-                record.status = ConnectionStatus::NeedsReconnect;
-                record.status_reason = Some(why.clone());
-                record.record_event("needs_reconnect", Some(&why), now_ms());
-                record.credential_names.clear();
-                record.updated_at_ms = now_ms();
-                let expected = entry.record.clone();
-                let _ = self
-                    .write(move |s| {
-                        Ok(s.update_connection(&expected, &record, SecretChange::Erase)?)
-                    })
-                    .await;
+                self.mark_needs_reconnect(link, entry, &why).await;
                 Err(BrokerError::NeedsReconnect(format!(
                     "connection `{link}`: {why}"
                 )))
             }
             Err(e @ TokenError::Transient(_)) => {
-                let wait = self.note_failure(&entry.record.id);
+                let wait = self.refresh.note_failure(id);
                 tracing::warn!(connection = link, error = %e, retry_in_s = wait.as_secs(), "token refresh failed; backing off");
                 Err(BrokerError::Unavailable(format!(
                     "connection `{link}`: {e}; the next try is in {} s",
@@ -781,23 +940,102 @@ impl Connections {
         }
     }
 
-    fn backing_off(&self, id: &str) -> Option<Duration> {
-        let map = self.backoff.lock().expect("lock poisoned");
-        map.get(id)
-            .and_then(|(_, until)| until.checked_duration_since(Instant::now()))
+    /// Seals refreshed tokens against the credentials they came from (not the whole
+    /// record): an edit of the display name or a status note meanwhile keeps the
+    /// rotated refresh token; a revoke, reconnect or delete meanwhile wins.
+    async fn store_refreshed(&self, entry: &Entry, tokens: Tokens) -> Result<(), AppError> {
+        let expected = entry.sealed.clone().ok_or_else(|| {
+            AppError::Conflict("the connection's credentials were erased meanwhile".into())
+        })?;
+        let names = Credentials::OAuth2(tokens.clone()).names();
+        let (expires, granted) = (tokens.expires_at_ms, tokens.granted_scopes.clone());
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(&Credentials::OAuth2(tokens)).expect("credentials serialise"),
+        );
+        let blob = self.sealer.seal(entry.record.id.as_bytes(), &plain);
+        let (link, id) = (entry.record.link_name.clone(), entry.record.id.clone());
+        let now = now_ms();
+        self.write(move |s| {
+            s.replace_credentials(
+                &link,
+                &id,
+                &expected,
+                |record| {
+                    record.status_reason = None;
+                    record.record_event("refreshed", None, now);
+                    record.credential_names = names;
+                    record.token_expires_at_ms = expires;
+                    if let Some(g) = granted {
+                        record.granted_scopes = g;
+                    }
+                    record.updated_at_ms = now;
+                },
+                SecretChange::Set(blob),
+            )?;
+            Ok(())
+        })
+        .await
     }
 
-    fn note_failure(&self, id: &str) -> Duration {
-        let mut map = self.backoff.lock().expect("lock poisoned");
-        let e = map.entry(id.to_owned()).or_insert((0, Instant::now()));
-        e.0 += 1;
-        let wait = Duration::from_secs(1 << e.0.min(9)).min(MAX_BACKOFF);
-        e.1 = Instant::now() + wait;
-        wait
-    }
-
-    fn clear_backoff(&self, id: &str) {
-        self.backoff.lock().expect("lock poisoned").remove(id);
+    /// After a definitive refusal: `needs_reconnect` with the tokens erased, written
+    /// against the refused credentials (so a concurrent edit or note cannot make the
+    /// write miss). When the credentials changed meanwhile, the refusal was about old
+    /// ones and nothing is written; when the write fails, the connection backs off (no
+    /// token request for a while) and the failure is logged, never silently kept.
+    async fn mark_needs_reconnect(&self, link: &str, entry: &Entry, why: &str) {
+        let Some(expected) = entry.sealed.clone() else {
+            return;
+        };
+        let (l, id, why_owned) = (link.to_owned(), entry.record.id.clone(), why.to_owned());
+        #[cfg(test)]
+        let fail = self.refresh.take_injected_failure();
+        #[cfg(not(test))]
+        let fail = false;
+        let written = self
+            .write(move |s| {
+                if fail {
+                    return Err(AppError::Internal(anyhow::anyhow!(
+                        "injected write failure"
+                    )));
+                }
+                let now = now_ms();
+                match s.replace_credentials(
+                    &l,
+                    &id,
+                    &expected,
+                    |record| {
+                        record.status = ConnectionStatus::NeedsReconnect;
+                        record.status_reason = Some(why_owned.clone());
+                        record.record_event("needs_reconnect", Some(&why_owned), now);
+                        record.credential_names.clear();
+                        record.updated_at_ms = now;
+                    },
+                    SecretChange::Erase,
+                ) {
+                    Ok(_) => Ok(true),
+                    Err(StoreError::Conflict(_) | StoreError::Missing(_)) => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .await;
+        match written {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(
+                    connection = link,
+                    "the refused credentials were replaced meanwhile; nothing to mark"
+                );
+            }
+            Err(e) => {
+                let wait = self.refresh.note_failure(&entry.record.id);
+                tracing::error!(
+                    connection = link,
+                    error = %e,
+                    retry_in_s = wait.as_secs(),
+                    "could not record that the connection needs to be connected again; backing off"
+                );
+            }
+        }
     }
 
     /// Starts forgetting the OAuth 2 tokens of the connections `select` picks: takes
@@ -943,6 +1181,7 @@ mod redaction_tests {
             revoke_url: None,
             client_auth: ClientAuth::Basic,
             scope_delimiter: " ".into(),
+            clock: Arc::new(SystemClock),
         };
         let tokens = Tokens {
             access_token: SecretString::new("at-canary"),
@@ -959,6 +1198,447 @@ mod redaction_tests {
             let shown = redact_token_error(e, &client, &tokens).to_string();
             assert!(!shown.contains("canary"), "{shown}");
             assert!(shown.contains("[redacted]"), "{shown}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod refresh_tests {
+    //! The refresh state machine against a provider on loopback, with a manual clock:
+    //! no test waits on the wall clock.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use serde_json::{Value, json};
+    use tokio::sync::{Notify, Semaphore};
+
+    use super::*;
+    use crate::auth::oauth::ManualClock;
+    use crate::connections::{ConnectionEdit, NewConnection, ServiceDefinition};
+    use crate::store::{MasterKey, Sealer, Store};
+
+    const CLIENT_SECRET: &str = "cs/CANARY+secret=1";
+
+    /// How `/token` answers.
+    #[derive(Debug, Clone)]
+    enum Answer {
+        /// New tokens, the refresh token rotated: `at-N`, `rt-N` for the N-th request.
+        Rotate,
+        /// This status and JSON body.
+        Fail(u16, Value),
+    }
+
+    #[derive(Debug)]
+    struct Provider {
+        calls: AtomicUsize,
+        /// Each request's form body.
+        bodies: Mutex<Vec<String>>,
+        arrived: Notify,
+        /// A request waits for a permit before answering.
+        gate: Semaphore,
+        answer: Mutex<Answer>,
+    }
+
+    async fn token(
+        State(p): State<Arc<Provider>>,
+        body: String,
+    ) -> (StatusCode, axum::Json<Value>) {
+        let n = p.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        p.bodies.lock().unwrap().push(body);
+        p.arrived.notify_one();
+        p.gate.acquire().await.unwrap().forget();
+        match p.answer.lock().unwrap().clone() {
+            Answer::Rotate => (
+                StatusCode::OK,
+                axum::Json(json!({
+                    "access_token": format!("at-{n}"), "token_type": "Bearer",
+                    "expires_in": 3600, "refresh_token": format!("rt-{n}"),
+                })),
+            ),
+            Answer::Fail(status, body) => (StatusCode::from_u16(status).unwrap(), axum::Json(body)),
+        }
+    }
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        c: Arc<Connections>,
+        clock: Arc<ManualClock>,
+        provider: Arc<Provider>,
+    }
+
+    impl Setup {
+        /// A connection `main` holding `at-0`/`rt-0`, issued now and valid an hour.
+        async fn new() -> Self {
+            let provider = Arc::new(Provider {
+                calls: AtomicUsize::new(0),
+                bodies: Mutex::default(),
+                arrived: Notify::new(),
+                gate: Semaphore::new(Semaphore::MAX_PERMITS),
+                answer: Mutex::new(Answer::Rotate),
+            });
+            let app = axum::Router::new()
+                .route("/token", axum::routing::post(token))
+                .with_state(provider.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let origin = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+
+            let dir = tempfile::tempdir().unwrap();
+            let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+            let c = Connections::new(
+                store,
+                Sealer::new(&MasterKey::generate()),
+                // The provider is on loopback.
+                crate::outbound::TokenHttp::new(&crate::outbound::OutboundConfig {
+                    allow_private_networks: true,
+                    ..Default::default()
+                })
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+            let clock = Arc::new(ManualClock::default());
+            c.set_clock(clock.clone());
+            let def: ServiceDefinition = serde_json::from_value(json!({
+                "link_name": "prov", "display_name": "Provider",
+                "auth": {
+                    "type": "oauth2", "client_id": "cid",
+                    "authorize_url": format!("{origin}/authorize"),
+                    "access_token_url": format!("{origin}/token"),
+                    "grant_type": "authorization_code", "client_auth": "basic",
+                },
+                "client_secret": CLIENT_SECRET,
+                "api_origins": ["https://api.example.com"],
+            }))
+            .unwrap();
+            c.create_service(def, "ada").await.unwrap();
+            c.create_connection(
+                NewConnection {
+                    link_name: "main".into(),
+                    display_name: "Main".into(),
+                    service: "prov".into(),
+                    params: BTreeMap::new(),
+                    scopes: vec![],
+                    authorize_params: BTreeMap::new(),
+                    grant_to: vec![],
+                },
+                "ada",
+            )
+            .await
+            .unwrap();
+            let now = clock.now_ms();
+            let tokens = Tokens {
+                access_token: SecretString::new("at-0"),
+                refresh_token: Some(SecretString::new("rt-0")),
+                expires_at_ms: Some(now + 3_600_000),
+                issued_at_ms: Some(now),
+                granted_scopes: None,
+            };
+            let entry = c.entry("main").unwrap();
+            c.store_tokens(&entry, tokens, true).await.unwrap();
+            Self {
+                _dir: dir,
+                c,
+                clock,
+                provider,
+            }
+        }
+
+        fn calls(&self) -> usize {
+            self.provider.calls.load(Ordering::SeqCst)
+        }
+
+        fn answer(&self, answer: Answer) {
+            *self.provider.answer.lock().unwrap() = answer;
+        }
+
+        /// The next token requests wait until [`Self::release`].
+        fn hold(&self) {
+            let permits = self.provider.gate.available_permits();
+            self.provider.gate.forget_permits(permits);
+        }
+
+        fn release(&self) {
+            self.provider.gate.add_permits(1);
+        }
+
+        fn generation(&self) -> Vec<u8> {
+            super::super::generation(&self.c.entry("main").unwrap()).unwrap()
+        }
+
+        /// The stored tokens.
+        fn stored(&self) -> Tokens {
+            let entry = self.c.entry("main").unwrap();
+            match self.c.open_credentials("main", &entry).unwrap() {
+                Credentials::OAuth2(t) => t,
+                other => panic!("{other:?}"),
+            }
+        }
+
+        /// The access token a request would use now (`None`: the 401 stands).
+        async fn fresh(&self, stale: Option<&[u8]>) -> Result<Option<String>, BrokerError> {
+            self.c
+                .clone()
+                .fresh_tokens("main", stale)
+                .await
+                .map(|t| t.map(|(_, t)| t.access_token.expose().to_owned()))
+        }
+
+        /// Moves the clock to `left` before the stored access token expires.
+        fn leave(&self, left: Duration) {
+            let expires = self.stored().expires_at_ms.unwrap();
+            let target = expires - left.as_millis() as u64;
+            self.clock
+                .advance(Duration::from_millis(target - self.clock.now_ms()));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_edit_during_a_refresh_keeps_the_rotated_refresh_token() {
+        let s = Setup::new().await;
+        s.hold();
+        s.leave(Duration::from_secs(30));
+        let c = s.c.clone();
+        let refresh = tokio::spawn(async move { c.fresh_tokens("main", None).await });
+        s.provider.arrived.notified().await;
+        // While the provider answers: an edit and a status note change the record.
+        s.c.edit_connection(
+            "main",
+            ConnectionEdit {
+                display_name: Some("Renamed".into()),
+                params: None,
+            },
+        )
+        .await
+        .unwrap();
+        let entry = s.c.entry("main").unwrap();
+        s.c.note_failed(&entry, "a sign-in was denied").await;
+        s.release();
+        let (_, tokens) = refresh.await.unwrap().unwrap().unwrap();
+        assert_eq!(tokens.access_token.expose(), "at-1");
+        let stored = s.stored();
+        assert_eq!(
+            stored.refresh_token.unwrap().expose(),
+            "rt-1",
+            "rotated token kept"
+        );
+        let view = s.c.show_connection("main").unwrap();
+        assert_eq!(view.display_name, "Renamed");
+        assert_eq!(view.status, "connected");
+        let events: Vec<&str> = view.history.iter().map(|h| h.event.as_str()).collect();
+        assert_eq!(events, ["created", "connected", "failed", "refreshed"]);
+        // The next refresh presents the rotated token.
+        s.release();
+        s.leave(Duration::from_secs(30));
+        assert_eq!(s.fresh(None).await.unwrap().as_deref(), Some("at-2"));
+        assert!(s.provider.bodies.lock().unwrap()[1].contains("refresh_token=rt-1"));
+    }
+
+    /// Revoke takes the refresh lock: it waits for a refresh in flight, then erases what
+    /// that refresh stored (no refresh can store tokens after the erase).
+    #[tokio::test]
+    async fn a_revoke_during_a_refresh_erases_what_the_refresh_stored() {
+        let s = Setup::new().await;
+        s.hold();
+        s.leave(Duration::from_secs(30));
+        let c = s.c.clone();
+        let refresh = tokio::spawn(async move { c.fresh_tokens("main", None).await });
+        s.provider.arrived.notified().await;
+        let c = s.c.clone();
+        let revoke = tokio::spawn(async move { c.revoke("main").await });
+        tokio::task::yield_now().await;
+        assert!(
+            !revoke.is_finished(),
+            "revoke waits for the refresh in flight"
+        );
+        s.release();
+        let (_, tokens) = refresh.await.unwrap().unwrap().unwrap();
+        assert_eq!(tokens.access_token.expose(), "at-1");
+        let view = revoke.await.unwrap().unwrap();
+        assert_eq!(view.status, "revoked");
+        assert!(
+            s.c.entry("main").unwrap().sealed.is_none(),
+            "the refreshed tokens are erased too"
+        );
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(matches!(e, BrokerError::NeedsReconnect(_)), "{e:?}");
+        assert_eq!(s.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_401_refreshes_at_most_once_per_window() {
+        let s = Setup::new().await;
+        // Tokens just issued: a 401 is not about them; it stands.
+        let g0 = s.generation();
+        assert_eq!(s.fresh(Some(&g0)).await.unwrap(), None);
+        assert_eq!(s.calls(), 0);
+        // Old enough: one refresh.
+        s.clock.advance(MIN_TOKEN_AGE);
+        assert_eq!(s.fresh(Some(&g0)).await.unwrap().as_deref(), Some("at-1"));
+        assert_eq!(s.calls(), 1);
+        // Someone holding the old generation gets the new tokens without a refresh.
+        assert_eq!(s.fresh(Some(&g0)).await.unwrap().as_deref(), Some("at-1"));
+        // The new tokens refused too (a wrong scope): the 401 stands for the window.
+        let g1 = s.generation();
+        for _ in 0..20 {
+            assert_eq!(s.fresh(Some(&g1)).await.unwrap(), None);
+        }
+        s.clock.advance(MIN_TOKEN_AGE - Duration::from_millis(1));
+        assert_eq!(s.fresh(Some(&g1)).await.unwrap(), None);
+        assert_eq!(s.calls(), 1);
+        s.clock.advance(Duration::from_millis(1));
+        assert_eq!(s.fresh(Some(&g1)).await.unwrap().as_deref(), Some("at-2"));
+        assert_eq!(s.calls(), 2);
+        // Tokens without an issue time still get one refresh per window.
+        let g2 = s.generation();
+        s.clock.advance(MIN_TOKEN_AGE / 2);
+        assert_eq!(s.fresh(Some(&g2)).await.unwrap(), None);
+        assert_eq!(s.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn callers_refused_during_a_refresh_after_a_401_get_its_tokens() {
+        let s = Setup::new().await;
+        s.clock.advance(MIN_TOKEN_AGE);
+        s.hold();
+        let g0 = s.generation();
+        let spawn = |g: Vec<u8>| {
+            let c = s.c.clone();
+            tokio::spawn(async move {
+                c.fresh_tokens("main", Some(&g))
+                    .await
+                    .map(|t| t.map(|(_, t)| t.access_token.expose().to_owned()))
+            })
+        };
+        let first = spawn(g0.clone());
+        s.provider.arrived.notified().await;
+        // Refused with the same tokens while the refresh is in flight: they wait for it.
+        let others: Vec<_> = (0..5).map(|_| spawn(g0.clone())).collect();
+        tokio::task::yield_now().await;
+        s.release();
+        assert_eq!(first.await.unwrap().unwrap().as_deref(), Some("at-1"));
+        for other in others {
+            assert_eq!(other.await.unwrap().unwrap().as_deref(), Some("at-1"));
+        }
+        assert_eq!(s.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_before_expiry_keeps_using_the_valid_token() {
+        let s = Setup::new().await;
+        s.answer(Answer::Fail(
+            503,
+            json!({"error": "temporarily_unavailable"}),
+        ));
+        s.leave(Duration::from_millis(1700));
+        assert_eq!(s.fresh(None).await.unwrap().as_deref(), Some("at-0"));
+        assert_eq!(s.calls(), 1);
+        // Backing off: still the valid token, and the provider is left alone.
+        assert_eq!(s.fresh(None).await.unwrap().as_deref(), Some("at-0"));
+        assert_eq!(s.calls(), 1);
+        // Within the skew of its expiry it is no longer used.
+        s.clock.advance(Duration::from_millis(1000));
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(
+            matches!(&e, BrokerError::Unavailable(m) if m.contains("next try")),
+            "{e:?}"
+        );
+        // Expired, back-off over, the endpoint still down: the call fails.
+        s.clock.advance(Duration::from_secs(2));
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(matches!(e, BrokerError::Unavailable(_)), "{e:?}");
+        assert_eq!(s.calls(), 2);
+        // A token the API refused is not used as a fallback.
+        s.answer(Answer::Rotate);
+        s.clock.advance(Duration::from_secs(5));
+        assert_eq!(s.fresh(None).await.unwrap().as_deref(), Some("at-3"));
+        assert_eq!(s.c.show_connection("main").unwrap().status, "connected");
+    }
+
+    #[tokio::test]
+    async fn invalid_grant_during_an_edit_still_marks_needs_reconnect() {
+        let s = Setup::new().await;
+        s.answer(Answer::Fail(400, json!({"error": "invalid_grant"})));
+        s.hold();
+        s.leave(Duration::from_secs(30));
+        let c = s.c.clone();
+        let refresh = tokio::spawn(async move { c.fresh_tokens("main", None).await });
+        s.provider.arrived.notified().await;
+        let entry = s.c.entry("main").unwrap();
+        s.c.note_failed(&entry, "a sign-in was denied").await;
+        s.release();
+        let e = refresh.await.unwrap().unwrap_err();
+        assert!(
+            matches!(&e, BrokerError::NeedsReconnect(m) if m.contains("invalid_grant")),
+            "{e:?}"
+        );
+        let view = s.c.show_connection("main").unwrap();
+        assert_eq!(view.status, "needs_reconnect", "{view:?}");
+        assert!(view.credentials.is_empty());
+        assert!(
+            s.c.entry("main").unwrap().sealed.is_none(),
+            "dead tokens erased"
+        );
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(matches!(e, BrokerError::NeedsReconnect(_)), "{e:?}");
+        assert_eq!(s.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_needs_reconnect_that_cannot_be_written_backs_off() {
+        let s = Setup::new().await;
+        s.answer(Answer::Fail(400, json!({"error": "invalid_grant"})));
+        s.c.refresh.fail_marks.store(1, Ordering::SeqCst);
+        s.leave(Duration::ZERO);
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(matches!(e, BrokerError::NeedsReconnect(_)), "{e:?}");
+        assert_eq!(s.c.show_connection("main").unwrap().status, "connected");
+        // Not a silent dead state: no token request until the back-off ends.
+        assert!(
+            s.c.refresh
+                .backing_off(&s.c.entry("main").unwrap().record.id)
+                .is_some()
+        );
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(
+            matches!(&e, BrokerError::Unavailable(m) if m.contains("next try")),
+            "{e:?}"
+        );
+        assert_eq!(s.calls(), 1);
+        // After it, the refusal is written.
+        s.clock.advance(Duration::from_secs(3));
+        let e = s.fresh(None).await.unwrap_err();
+        assert!(matches!(e, BrokerError::NeedsReconnect(_)), "{e:?}");
+        assert_eq!(
+            s.c.show_connection("main").unwrap().status,
+            "needs_reconnect"
+        );
+        assert_eq!(s.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_provider_quoting_the_client_secret_is_redacted_everywhere() {
+        let s = Setup::new().await;
+        let form: String = url::form_urlencoded::byte_serialize(CLIENT_SECRET.as_bytes()).collect();
+        let json = serde_json::to_string(CLIENT_SECRET).unwrap();
+        s.answer(Answer::Fail(
+            401,
+            json!({
+                "error": "invalid_client",
+                "error_description": format!(
+                    "client_secret {CLIENT_SECRET} / {form} / {json} / refresh rt-0 / at-0 is wrong"
+                ),
+            }),
+        ));
+        s.leave(Duration::ZERO);
+        let e = s.fresh(None).await.unwrap_err().to_string();
+        let view = serde_json::to_string(&s.c.show_connection("main").unwrap()).unwrap();
+        for text in [&e, &view] {
+            assert!(text.contains("invalid_client"), "{text}");
+            assert!(!text.contains("CANARY"), "{text}");
+            assert!(!text.contains("rt-0") && !text.contains("at-0"), "{text}");
         }
     }
 }

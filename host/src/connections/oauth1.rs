@@ -380,6 +380,8 @@ impl Connections {
         let mut redactor = Redactor::default();
         redactor.add(consumer.secret.expose().as_bytes());
         redactor.add(request_secret.expose().as_bytes());
+        // The verifier is a one-time secret like an OAuth 2 code.
+        redactor.add(verifier.as_bytes());
         let issued = self
             .token_request(
                 &consumer.signer(Some((&request_token, &request_secret))),

@@ -744,7 +744,8 @@ pub trait ConnectionBroker: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Result<ResolvedConnection, BrokerError>>;
 
     /// An API origin answered 401 to `used`: the connection again, its credentials
-    /// refreshed unless someone already replaced them.
+    /// refreshed unless someone already replaced them; `Ok(None)` when they were not
+    /// replaced (a refresh was too recent), so the 401 stands as the answer.
     ///
     /// # Errors
     /// [`BrokerError`].
@@ -753,9 +754,9 @@ pub trait ConnectionBroker: Send + Sync + std::fmt::Debug {
         function: &'a str,
         link: &'a str,
         used: &'a ResolvedConnection,
-    ) -> BoxFuture<'a, Result<ResolvedConnection, BrokerError>> {
+    ) -> BoxFuture<'a, Result<Option<ResolvedConnection>, BrokerError>> {
         let _ = used;
-        self.resolve(function, link)
+        Box::pin(async move { self.resolve(function, link).await.map(Some) })
     }
 
     /// Records one use of connection `link` (never blocks on disk).

@@ -387,11 +387,15 @@ impl CallState {
                     // The upstream saw the first credentials too: what comes back from
                     // here on passes their redactor as well as the fresh one's.
                     let used = connection.credential.redactor();
-                    let fresh = self
+                    // No fresh credentials (refreshed too recently): the 401 is the answer.
+                    let Some(fresh) = self
                         .broker
                         .refresh_after_unauthorized(&self.function, link, &connection)
                         .await
-                        .map_err(|e| broker_error(e, Some(used)))?;
+                        .map_err(|e| broker_error(e, Some(used)))?
+                    else {
+                        return Ok(response);
+                    };
                     self.check_budget()?;
                     self.outbound
                         .send(

@@ -591,6 +591,60 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a connection's sealed credentials if they are still `expected` (the blob
+    /// they were derived from, as a token refresh does), applying `update` to the record
+    /// as stored now. A concurrent change of anything else (the display name, a status
+    /// note) is kept; a concurrent change of the credentials (revoke, reconnect, delete,
+    /// a service edit) wins, and this write fails. Returns the record written.
+    ///
+    /// # Errors
+    /// [`StoreError::Missing`] when the connection was deleted (or made again)
+    /// meanwhile, [`StoreError::Conflict`] when its credentials changed meanwhile.
+    pub fn replace_credentials(
+        &self,
+        link: &str,
+        id: &str,
+        expected: &[u8],
+        update: impl FnOnce(&mut ConnectionRecord),
+        secret: SecretChange,
+    ) -> Result<ConnectionRecord, StoreError> {
+        let tx = self.db.begin_write()?;
+        let record = {
+            let mut table = tx.open_table(CONNECTIONS)?;
+            let stored: Option<ConnectionRecord> = match table.get(link)? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
+            let Some(mut record) = stored.filter(|r| r.id == id) else {
+                return Err(StoreError::Missing(format!(
+                    "connection `{link}` was deleted meanwhile"
+                )));
+            };
+            let mut secrets = tx.open_table(SECRETS)?;
+            let current = secrets.get(id)?.map(|v| v.value().to_vec());
+            if record.status != ConnectionStatus::Connected || current.as_deref() != Some(expected)
+            {
+                return Err(StoreError::Conflict(format!(
+                    "the credentials of connection `{link}` changed meanwhile"
+                )));
+            }
+            update(&mut record);
+            table.insert(link, encode(&record).as_slice())?;
+            match secret {
+                SecretChange::Keep => {}
+                SecretChange::Erase => {
+                    secrets.remove(id)?;
+                }
+                SecretChange::Set(blob) => {
+                    secrets.insert(id, blob.as_slice())?;
+                }
+            }
+            record
+        };
+        tx.commit()?;
+        Ok(record)
+    }
+
     /// Deletes a connection with its secret, grants and activity.
     ///
     /// # Errors
@@ -1051,6 +1105,67 @@ mod tests {
         );
         assert!(matches!(
             store.delete_service("other", "x", 9),
+            Err(StoreError::Missing(_))
+        ));
+    }
+
+    /// A token refresh stores its tokens against the credentials it started from: an
+    /// edit of the record meanwhile is kept, a change of the credentials wins.
+    #[test]
+    fn credentials_are_replaced_against_their_generation_not_the_record() {
+        let (_dir, store) = open();
+        let svc = service("svc_1", "acme");
+        store.create_service(&svc, None).unwrap();
+        let c = connection("con_1", "main", &svc);
+        store.create_connection(&c).unwrap();
+        let blob = |b: &[u8]| SecretChange::Set(b.to_vec());
+        store.update_connection(&c, &c, blob(b"gen-1")).unwrap();
+        // Meanwhile: an edit of the display name and a status note.
+        let mut edited = c.clone();
+        edited.display_name = "Renamed".into();
+        edited.record_event("failed", Some("a sign-in failed"), 2);
+        store
+            .update_connection(&c, &edited, SecretChange::Keep)
+            .unwrap();
+        let written = store
+            .replace_credentials(
+                "main",
+                "con_1",
+                b"gen-1",
+                |r| r.record_event("refreshed", None, 3),
+                blob(b"gen-2"),
+            )
+            .unwrap();
+        assert_eq!(written.display_name, "Renamed");
+        assert_eq!(written.history.len(), 2);
+        assert_eq!(store.secrets().unwrap()["con_1"], b"gen-2");
+        assert_eq!(store.connections().unwrap()[0], written);
+        // Tokens derived from gen-1 lose to gen-2.
+        assert!(matches!(
+            store.replace_credentials("main", "con_1", b"gen-1", |_| {}, blob(b"x")),
+            Err(StoreError::Conflict(_))
+        ));
+        // A revocation wins.
+        let mut revoked = written.clone();
+        revoked.status = ConnectionStatus::Revoked;
+        store
+            .update_connection(&written, &revoked, SecretChange::Erase)
+            .unwrap();
+        assert!(matches!(
+            store.replace_credentials("main", "con_1", b"gen-2", |_| {}, blob(b"x")),
+            Err(StoreError::Conflict(_))
+        ));
+        // A deleted connection, or another made under the same link name, is missing.
+        store.delete_connection("main").unwrap();
+        assert!(matches!(
+            store.replace_credentials("main", "con_1", b"gen-2", |_| {}, blob(b"x")),
+            Err(StoreError::Missing(_))
+        ));
+        store
+            .create_connection(&connection("con_2", "main", &svc))
+            .unwrap();
+        assert!(matches!(
+            store.replace_credentials("main", "con_1", b"gen-2", |_| {}, blob(b"x")),
             Err(StoreError::Missing(_))
         ));
     }

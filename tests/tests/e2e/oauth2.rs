@@ -2,12 +2,14 @@
 //! mock provider of `switchboard_tests::oauth2` (PKCE, state, exact redirect URI, client
 //! authentication, expiry, rotation with reuse detection).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use switchboard_host::connections::{MIN_TOKEN_AGE, ManualClock};
 use switchboard_tests::browser::signs_in as browser_signs_in;
 use switchboard_tests::oauth2::{ClientAuth, OAuthConfig, OAuthMock};
-use switchboard_tests::{Api, TestHost, captured_logs};
+use switchboard_tests::{Api, HostOptions, TestHost, captured_logs};
 
 use crate::FETCH;
 
@@ -44,10 +46,24 @@ async fn start_connect(api: &Api, link: &str) -> String {
     api.start_sign_in(link).await
 }
 
+/// A host whose token refresh reads a manual clock.
+async fn host_with_clock(dir: &std::path::Path) -> (TestHost, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::default());
+    let host = TestHost::start_with(
+        dir,
+        HostOptions {
+            clock: Some(clock.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    (host, clock)
+}
+
 /// A host with `fetch` granted connection `prov_main` of an authorization-code service,
-/// connected through the browser flow.
-async fn connected(dir: &std::path::Path, mock: &OAuthMock) -> TestHost {
-    let host = TestHost::start(dir).await;
+/// connected through the browser flow; token refresh reads the returned clock.
+async fn connected(dir: &std::path::Path, mock: &OAuthMock) -> (TestHost, Arc<ManualClock>) {
+    let (host, clock) = host_with_clock(dir).await;
     mock.set_redirect_uri(&format!("{}/oauth/callback", host.api.base()));
     let api = &host.api;
     api.deploy_ok("fetch", FETCH, "?max_requests=8").await;
@@ -69,7 +85,7 @@ async fn connected(dir: &std::path::Path, mock: &OAuthMock) -> TestHost {
         "{page}"
     );
     api.grant("fetch", "prov_main").await;
-    host
+    (host, clock)
 }
 
 async fn call_api(api: &Api, mock: &OAuthMock, path: &str) -> Value {
@@ -87,7 +103,7 @@ async fn call_api(api: &Api, mock: &OAuthMock, path: &str) -> Value {
 async fn authorization_code_with_pkce_connects_and_the_function_calls_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let mock = OAuthMock::start(provider_config()).await;
-    let host = connected(dir.path(), &mock).await;
+    let (host, _clock) = connected(dir.path(), &mock).await;
     let api = &host.api;
 
     let q: std::collections::BTreeMap<String, String> =
@@ -119,12 +135,13 @@ async fn authorization_code_with_pkce_connects_and_the_function_calls_the_api() 
 async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let mock = OAuthMock::start(provider_config()).await;
-    let host = connected(dir.path(), &mock).await;
+    let (host, clock) = connected(dir.path(), &mock).await;
     let api = &host.api;
     let first_refresh = mock.current_refresh_token().unwrap();
 
     // Reactive: the provider expired the token early; the API answers 401, the host
-    // refreshes once and retries.
+    // refreshes once and retries (the token is old enough for a refresh after a 401).
+    clock.advance(MIN_TOKEN_AGE);
     mock.expire_access_tokens();
     let out = call_api(api, &mock, "/api/data").await;
     assert_eq!(out["status"], 200, "{out}");
@@ -137,12 +154,13 @@ async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
 
     // Proactive: a short-lived token is refreshed before use, without a 401.
     mock.set_config(|c| c.access_ttl = Some(Duration::from_secs(2)));
+    clock.advance(MIN_TOKEN_AGE);
     mock.expire_access_tokens();
     let out = call_api(api, &mock, "/api/data").await;
     assert_eq!(out["status"], 200, "{out}");
     assert_eq!(mock.token_requests("refresh_token"), 2);
     let api_before = mock.api_requests();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1100));
     let out = call_api(api, &mock, "/api/data").await;
     assert_eq!(out["status"], 200, "{out}");
     assert_eq!(
@@ -176,8 +194,10 @@ async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
         c.rotate_refresh_tokens = false;
         c.access_ttl = Some(Duration::from_secs(3600));
     });
+    clock.advance(MIN_TOKEN_AGE);
     mock.expire_access_tokens();
     assert_eq!(call_api(api, &mock, "/api/x").await["status"], 200);
+    clock.advance(MIN_TOKEN_AGE);
     mock.expire_access_tokens();
     assert_eq!(call_api(api, &mock, "/api/x").await["status"], 200);
     assert!(!mock.grant_revoked());
@@ -187,8 +207,9 @@ async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
 async fn two_hundred_concurrent_calls_with_an_expired_token_make_one_token_request() {
     let dir = tempfile::tempdir().unwrap();
     let mock = OAuthMock::start(provider_config()).await;
-    let host = connected(dir.path(), &mock).await;
+    let (host, clock) = connected(dir.path(), &mock).await;
     mock.set_config(|c| c.token_delay = Duration::from_millis(300));
+    clock.advance(MIN_TOKEN_AGE);
     mock.expire_access_tokens();
     let calls = (0..200).map(|_| {
         let api = host.api.clone();
@@ -227,8 +248,9 @@ async fn futures_join(
 async fn a_restart_during_a_refresh_keeps_the_newest_refresh_token() {
     let dir = tempfile::tempdir().unwrap();
     let mock = OAuthMock::start(provider_config()).await;
-    let host = connected(dir.path(), &mock).await;
+    let (host, clock) = connected(dir.path(), &mock).await;
     mock.set_config(|c| c.token_delay = Duration::from_millis(1500));
+    clock.advance(MIN_TOKEN_AGE);
     mock.expire_access_tokens();
     let api = host.api.clone();
     let url = format!("{}/api/data", mock.origin());
@@ -247,6 +269,7 @@ async fn a_restart_during_a_refresh_keeps_the_newest_refresh_token() {
     mock.set_redirect_uri(&format!("{}/oauth/callback", host.api.base()));
 
     // The next refresh uses the newest refresh token: the provider detects no reuse.
+    clock.advance(MIN_TOKEN_AGE);
     mock.expire_access_tokens();
     assert_eq!(call_api(&host.api, &mock, "/api/data").await["status"], 200);
     assert_eq!(mock.token_requests("refresh_token"), 2);
@@ -257,8 +280,9 @@ async fn a_restart_during_a_refresh_keeps_the_newest_refresh_token() {
 async fn invalid_grant_needs_reconnect_and_stops_refreshing() {
     let dir = tempfile::tempdir().unwrap();
     let mock = OAuthMock::start(provider_config()).await;
-    let host = connected(dir.path(), &mock).await;
+    let (host, clock) = connected(dir.path(), &mock).await;
     let api = &host.api;
+    clock.advance(MIN_TOKEN_AGE);
     mock.revoke_grant();
     let out = call_api(api, &mock, "/api/data").await;
     assert_eq!(out["error"]["kind"], "needs-reconnect", "{out}");
@@ -308,16 +332,30 @@ async fn invalid_grant_needs_reconnect_and_stops_refreshing() {
 }
 
 #[tokio::test]
-async fn transient_token_endpoint_failures_back_off() {
+async fn a_token_endpoint_down_before_expiry_keeps_the_valid_token_then_backs_off() {
     let dir = tempfile::tempdir().unwrap();
     let mock = OAuthMock::start(provider_config()).await;
-    let host = connected(dir.path(), &mock).await;
+    let (host, clock) = connected(dir.path(), &mock).await;
     let api = &host.api;
     mock.fail_next_token_requests(10, 503);
-    mock.expire_access_tokens();
+    // 1.7 s of validity left: the refresh before expiry fails, and the call goes out
+    // with the token that is still valid.
+    clock.advance(Duration::from_secs(3600) - Duration::from_millis(1700));
+    let api_before = mock.api_requests();
+    let out = call_api(api, &mock, "/api/data").await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(mock.token_requests("refresh_token"), 1);
+    assert_eq!(mock.api_requests(), api_before + 1);
+    // Backing off: the provider is left alone, the API still reached.
+    let out = call_api(api, &mock, "/api/data").await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(mock.token_requests("refresh_token"), 1);
+    // Expired for the host: now the calls fail, without reaching the API.
+    clock.advance(Duration::from_secs(3));
+    let api_before = mock.api_requests();
     let out = call_api(api, &mock, "/api/data").await;
     assert_eq!(out["error"]["kind"], "transport", "{out}");
-    assert_eq!(mock.token_requests("refresh_token"), 1);
+    assert_eq!(mock.token_requests("refresh_token"), 2);
     // Within the back-off window the provider is left alone.
     let out = call_api(api, &mock, "/api/data").await;
     assert_eq!(out["error"]["kind"], "transport", "{out}");
@@ -328,7 +366,8 @@ async fn transient_token_endpoint_failures_back_off() {
             .contains("next try"),
         "{out}"
     );
-    assert_eq!(mock.token_requests("refresh_token"), 1);
+    assert_eq!(mock.token_requests("refresh_token"), 2);
+    assert_eq!(mock.api_requests(), api_before);
     let (_, view) = api.get("/api/v1/connections/prov_main").await;
     assert_eq!(
         view["status"], "connected",
@@ -337,10 +376,111 @@ async fn transient_token_endpoint_failures_back_off() {
 }
 
 #[tokio::test]
+async fn a_401_no_refresh_cures_reaches_the_function_with_one_refresh_per_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = OAuthMock::start(provider_config()).await;
+    let (host, clock) = connected(dir.path(), &mock).await;
+    let api = &host.api;
+    // Fresh tokens: the API's 401 is not about them; no refresh, the 401 is the answer.
+    let out = call_api(api, &mock, "/api/unauthorized").await;
+    assert_eq!(out["status"], 401, "{out}");
+    assert_eq!(mock.token_requests("refresh_token"), 0);
+    // Old enough: one refresh, one retry; then a storm of 401s refreshes nothing.
+    clock.advance(MIN_TOKEN_AGE);
+    let api_before = mock.api_requests();
+    for _ in 0..10 {
+        let out = call_api(api, &mock, "/api/unauthorized").await;
+        assert_eq!(out["status"], 401, "{out}");
+        assert!(
+            out["body"].as_str().unwrap().contains("insufficient_scope"),
+            "{out}"
+        );
+    }
+    assert_eq!(mock.token_requests("refresh_token"), 1);
+    assert_eq!(mock.api_requests(), api_before + 11, "one retry in all");
+    // The next window allows one more.
+    clock.advance(MIN_TOKEN_AGE);
+    for _ in 0..3 {
+        assert_eq!(
+            call_api(api, &mock, "/api/unauthorized").await["status"],
+            401
+        );
+    }
+    assert_eq!(mock.token_requests("refresh_token"), 2);
+    assert!(!mock.grant_revoked());
+    // The tokens still work where the API accepts them.
+    assert_eq!(call_api(api, &mock, "/api/data").await["status"], 200);
+}
+
+#[tokio::test]
+async fn a_provider_quoting_the_client_secret_never_reaches_the_client() {
+    // Characters that each encoding writes differently.
+    const SECRET: &str = "cs/CANARY+q=1&x \"y\"";
+    let form: String = url::form_urlencoded::byte_serialize(SECRET.as_bytes()).collect();
+    let escaped = serde_json::to_string(SECRET).unwrap();
+    let quoted = format!("you sent {SECRET} ({form}) or {escaped}");
+    let mock = OAuthMock::start(OAuthConfig {
+        client_secret: "the-registered-one".into(),
+        client_auth: ClientAuth::Body,
+        error_description: Some(quoted),
+        ..OAuthConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (host, clock) = host_with_clock(dir.path()).await;
+    let api = &host.api;
+    api.deploy_ok("fetch", FETCH, "").await;
+    let mut svc = service("machine", &mock, "client_credentials", "request_body");
+    svc["client_secret"] = json!(SECRET);
+    api.create_service(&svc).await;
+    api.create_connection("prov_main", "machine", &json!({}))
+        .await;
+    let mut seen = Vec::new();
+    // At connect: token_request_failed.
+    let (status, out) = api
+        .post_json("/api/v1/connections/prov_main/connect", &json!({}))
+        .await;
+    assert_eq!(status, 400, "{out}");
+    assert_eq!(out["error"]["code"], "token_request_failed", "{out}");
+    assert!(out.to_string().contains("[redacted]"), "{out}");
+    seen.push(out.to_string());
+    // At a refresh: the function's error, the connection's reason and history.
+    mock.set_config(|c| c.client_secret = SECRET.into());
+    let (status, out) = api
+        .post_json("/api/v1/connections/prov_main/connect", &json!({}))
+        .await;
+    assert_eq!(status, 200, "{out}");
+    api.grant("fetch", "prov_main").await;
+    mock.set_config(|c| c.client_secret = "rotated-at-the-provider".into());
+    clock.advance(Duration::from_secs(3600));
+    let (_, out) = api
+        .invoke(
+            "fetch",
+            &json!({"url": format!("{}/api/data", mock.origin()), "connection": "prov_main"}),
+        )
+        .await;
+    assert_eq!(out["error"]["kind"], "needs-reconnect", "{out}");
+    assert!(out.to_string().contains("invalid_client"), "{out}");
+    seen.push(out.to_string());
+    let (_, view) = api.get("/api/v1/connections/prov_main").await;
+    assert_eq!(view["status"], "needs_reconnect", "{view}");
+    seen.push(view.to_string());
+    seen.push(api.get("/api/v1/functions/fetch/logs").await.1.to_string());
+    seen.push(captured_logs());
+    // Other tests' logs share the capture: look for this secret's forms only.
+    let inner = &escaped[1..escaped.len() - 1];
+    for text in &seen {
+        for needle in [SECRET, form.as_str(), inner, "CANARY+q", "CANARY%2Bq"] {
+            assert!(!text.contains(needle), "the client secret leaked: {text}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn bad_states_browsers_and_denied_consent_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mock = OAuthMock::start(provider_config()).await;
-    let host = connected(dir.path(), &mock).await;
+    let (host, _clock) = connected(dir.path(), &mock).await;
     let api = &host.api;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -462,7 +602,7 @@ async fn client_credentials_connect_without_a_browser_and_renew() {
         ..provider_config()
     })
     .await;
-    let host = TestHost::start(dir.path()).await;
+    let (host, clock) = host_with_clock(dir.path()).await;
     let api = &host.api;
     api.deploy_ok("fetch", FETCH, "").await;
     api.create_service(&service(
@@ -486,6 +626,7 @@ async fn client_credentials_connect_without_a_browser_and_renew() {
     assert_eq!(mock.token_requests("client_credentials"), 1);
     api.grant("fetch", "prov_main").await;
     assert_eq!(call_api(api, &mock, "/api/data").await["status"], 200);
+    clock.advance(MIN_TOKEN_AGE);
     mock.expire_access_tokens();
     assert_eq!(call_api(api, &mock, "/api/data").await["status"], 200);
     assert_eq!(mock.token_requests("client_credentials"), 2);
@@ -514,7 +655,7 @@ async fn client_credentials_connect_without_a_browser_and_renew() {
 async fn revoke_revokes_at_the_provider_and_tokens_appear_nowhere() {
     let dir = tempfile::tempdir().unwrap();
     let mock = OAuthMock::start(provider_config()).await;
-    let host = connected(dir.path(), &mock).await;
+    let (host, _clock) = connected(dir.path(), &mock).await;
     let api = host.api.clone();
     let out = call_api(&api, &mock, "/api/echo").await;
     assert_eq!(out["status"], 200, "{out}");
@@ -587,7 +728,7 @@ async fn an_expired_state_is_refused() {
     let mock = OAuthMock::start(provider_config()).await;
     let host = TestHost::start_with(
         dir.path(),
-        switchboard_tests::HostOptions {
+        HostOptions {
             oauth_flow_ttl: Some(Duration::from_millis(2500)),
             ..Default::default()
         },
@@ -652,7 +793,7 @@ async fn token_requests_to_private_literals_send_nothing_without_allow_private_n
     let dir = tempfile::tempdir().unwrap();
     let host = TestHost::start_with(
         dir.path(),
-        switchboard_tests::HostOptions {
+        HostOptions {
             allow_private_networks: false,
             ..Default::default()
         },
@@ -771,7 +912,7 @@ async fn every_path_that_forgets_tokens_revokes_them_at_the_provider() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let mock = OAuthMock::start(provider_config()).await;
-        let host = connected(dir.path(), &mock).await;
+        let (host, _clock) = connected(dir.path(), &mock).await;
         let api = &host.api;
         let refresh = mock.current_refresh_token().unwrap();
         assert!(mock.revocations().is_empty());
@@ -836,11 +977,11 @@ async fn refresh_and_revocation_requests_get_the_guard_too() {
     let mock = OAuthMock::start(provider_config()).await;
     // Access tokens that are due for a refresh as soon as they are issued.
     mock.set_config(|c| c.access_ttl = Some(Duration::ZERO));
-    let host = connected(dir.path(), &mock).await;
+    let (host, _clock) = connected(dir.path(), &mock).await;
     host.running.stop().await.unwrap();
     let host = TestHost::start_with(
         dir.path(),
-        switchboard_tests::HostOptions {
+        HostOptions {
             allow_private_networks: false,
             ..Default::default()
         },
