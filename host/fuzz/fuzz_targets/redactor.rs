@@ -1,5 +1,6 @@
 //! The redactor: a secret placed in a response in any encoding the redactor promises
-//! never survives redaction.
+//! never survives redaction (an occurrence made in part of the `[redacted]` marker's
+//! own bytes does not count: it is not the input's).
 //!
 //! Input (bytes): the first byte picks the encoding; the rest is split at `0xFF` bytes
 //! into the secret, the text before it, the text after it and, optionally, a second
@@ -51,13 +52,24 @@ fn marker() -> Vec<u8> {
     r.redact(b"probe").expect("a secret is replaced")
 }
 
-/// Whether `needle` could be made, in part, of the marker's own bytes (then finding it
-/// after redaction says nothing about the input).
+/// Whether `needle` is part of the marker or overlaps one of its ends. A later pass of
+/// the redactor may then replace bytes of an earlier pass's marker and leave the rest
+/// of it beside the input (with a second secret `[`, `dacted` redacts to
+/// `[redacted]redacted]`, which holds `dacted` again, though none of it is the input's).
 fn overlaps_marker(needle: &[u8], marker: &[u8]) -> bool {
     let n = needle.len().min(marker.len());
-    (1..=n).any(|k| {
+    (1..n).any(|k| {
         needle[..k] == marker[marker.len() - k..] || needle[needle.len() - k..] == marker[..k]
     }) || marker.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Where `needle` occurs in `hay` (overlapping occurrences included).
+fn occurrences(hay: &[u8], needle: &[u8]) -> Vec<std::ops::Range<usize>> {
+    hay.windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(at, _)| at..at + needle.len())
+        .collect()
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -80,8 +92,15 @@ fuzz_target!(|data: &[u8]| {
     let Some(encoded) = encode(secret) else {
         return;
     };
+
     let marker = marker();
-    if overlaps_marker(&encoded, &marker) {
+    let secrets = [Some(secret), other.filter(|o| !o.is_empty())];
+    if secrets
+        .iter()
+        .flatten()
+        .flat_map(|s| ENCODERS.iter().filter_map(|(_, e)| e(s)))
+        .any(|form| overlaps_marker(&form, &marker))
+    {
         return;
     }
 
@@ -96,12 +115,17 @@ fuzz_target!(|data: &[u8]| {
     let output = redactor
         .redact(&input)
         .expect("the input holds the secret, so something is replaced");
-    assert!(
-        !output
-            .windows(encoded.len())
-            .any(|w| w == encoded.as_slice()),
-        "the {name} form of the secret survived redaction"
-    );
+    // An occurrence that overlaps a marker is made, in part, of the marker's own bytes
+    // (a secret like `ab[redacted]` after a prefix `ab`): it is not the input's.
+    let markers = occurrences(&output, &marker);
+    for found in occurrences(&output, &encoded) {
+        assert!(
+            markers
+                .iter()
+                .any(|m| m.start < found.end && found.start < m.end),
+            "the {name} form of the secret survived redaction at {found:?}"
+        );
+    }
     // Deterministic.
     assert_eq!(redactor.redact(&input).as_deref(), Some(output.as_slice()));
 });

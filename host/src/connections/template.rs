@@ -81,11 +81,12 @@ pub fn check_origin_template(template: &str, declared: &[DynamicParam]) -> Resul
 }
 
 /// Whether `value` may stand in a host name: letters, digits, `-` and `.`, with no
-/// empty label.
+/// empty label (an empty value would let the URL parser take what follows as the host).
 fn is_host_fragment(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         && !value.starts_with('.')
         && !value.ends_with('.')
         && !value.contains("..")
@@ -348,6 +349,7 @@ mod tests {
             "a%2e",
             "x_y",
             "\u{e9}",
+            "",
         ] {
             let v = values(&[("t", bad)]);
             for template in [
