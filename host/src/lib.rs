@@ -31,3 +31,31 @@ pub mod outbound;
 pub mod runtime;
 pub mod server;
 pub mod store;
+
+/// What the fuzz targets in `host/fuzz` call: the parsers and transformers an attacker
+/// reaches, re-exported in one place so the rest of the crate stays private. Not a
+/// stable API; see docs/fuzzing.md.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::auth::oauth1::{FlowParams, Signer as OAuth1Signer, Stamp, base_string};
+    pub use crate::auth::{
+        AuthConfig, Credential, Credentials, ParamType, Redactor, SignatureMethod,
+    };
+    pub use crate::connections::ServiceDefinition;
+    pub use crate::connections::template::{
+        check_origin_template, check_values, fill_origin, fill_url, placeholders,
+    };
+    pub use crate::outbound::{Policy, normalize_origin, redact_url};
+    pub use crate::store::{DynamicParam, SecretString};
+
+    /// Checks a service definition as creating it does: AWS default origins filled in
+    /// first, then every rule of `validate_service`.
+    ///
+    /// # Errors
+    /// The message `POST /api/v1/services` would answer with.
+    pub fn validate_service(def: ServiceDefinition) -> Result<ServiceDefinition, String> {
+        let def = crate::connections::with_default_origins(def);
+        crate::connections::validate_service(&def).map_err(|e| e.to_string())?;
+        Ok(def)
+    }
+}

@@ -7,7 +7,7 @@ mod audit;
 mod defaults;
 mod oauth;
 mod oauth1;
-mod template;
+pub(crate) mod template;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -509,7 +509,7 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), AppError> 
 
 /// An aws_sigv4 service without API origins gets AWS's (see
 /// [`aws_sigv4::default_origins`]); explicit origins are kept as given.
-fn with_default_origins(mut def: ServiceDefinition) -> ServiceDefinition {
+pub(crate) fn with_default_origins(mut def: ServiceDefinition) -> ServiceDefinition {
     if let AuthConfig::AwsSigv4 { service, region } = &def.auth
         && def.api_origins.is_empty()
         && aws_sigv4::check_scope(service, region).is_ok()

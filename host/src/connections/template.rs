@@ -81,11 +81,12 @@ pub fn check_origin_template(template: &str, declared: &[DynamicParam]) -> Resul
 }
 
 /// Whether `value` may stand in a host name: letters, digits, `-` and `.`, with no
-/// empty label.
+/// empty label (an empty value would let the URL parser take what follows as the host).
 fn is_host_fragment(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         && !value.starts_with('.')
         && !value.ends_with('.')
         && !value.contains("..")
@@ -184,16 +185,48 @@ pub fn fill_origin(template: &str, values: &BTreeMap<String, String>) -> Result<
     normalize_origin(&out).map_err(|e| format!("API origin `{template}` once filled: {e}"))
 }
 
+/// The keys of `keys` whose placeholders the URL parser reads as part of the authority
+/// (host or user info) of `url`: found by parsing the URL with a marker label in each
+/// placeholder, so every spelling the parser accepts (`https:{key}`, `https:\\{key}`,
+/// leading spaces) counts. Percent-encoding cannot keep a value there in its place: the
+/// parser decodes a host, and IDNA maps look-alike dots (`。`) to `.`.
+fn authority_keys<'a>(url: &str, keys: &[&'a str]) -> Vec<&'a str> {
+    let mut tag = 0u32;
+    let marker = |tag: u32, i: usize| format!("zqph{tag}x{i}q");
+    while (0..keys.len()).any(|i| url.contains(&marker(tag, i))) {
+        tag += 1;
+    }
+    let mut sample = url.to_owned();
+    for (i, k) in keys.iter().enumerate() {
+        sample = sample.replace(&format!("{{{k}}}"), &marker(tag, i));
+    }
+    let Ok(parsed) = url::Url::parse(&sample) else {
+        return Vec::new();
+    };
+    let authority = [
+        parsed.host_str().unwrap_or_default(),
+        parsed.username(),
+        parsed.password().unwrap_or_default(),
+    ];
+    keys.iter()
+        .enumerate()
+        .filter(|(i, _)| authority.iter().any(|a| a.contains(&marker(tag, *i))))
+        .map(|(_, k)| *k)
+        .collect()
+}
+
 /// Fills the `{key}` placeholders of a request URL with a connection's values,
-/// percent-encoded.
+/// percent-encoded; a value in the URL's host must be a host-name fragment.
 ///
 /// # Errors
-/// A placeholder the connection has no value for.
+/// A placeholder the connection has no value for; a value in the host that is not a
+/// host-name fragment.
 pub fn fill_url(url: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
     let keys = placeholders(url);
     if keys.is_empty() {
         return Ok(url.to_owned());
     }
+    let in_authority = authority_keys(url, &keys);
     let mut out = url.to_owned();
     for k in keys {
         let v = values.get(k).ok_or_else(|| {
@@ -201,6 +234,11 @@ pub fn fill_url(url: &str, values: &BTreeMap<String, String>) -> Result<String, 
                 "the URL has the placeholder `{{{k}}}` but the connection has no parameter `{k}`"
             )
         })?;
+        if in_authority.contains(&k) && !is_host_fragment(v) {
+            return Err(format!(
+                "the URL uses `{{{k}}}` in its host, so the value of `{k}` may hold only letters, digits, `-` and `.` (a host name fragment)"
+            ));
+        }
         let encoded: String = percent_encoding::utf8_percent_encode(v, NOT_UNRESERVED).collect();
         out = out.replace(&format!("{{{k}}}"), &encoded);
     }
@@ -298,5 +336,45 @@ mod tests {
         let e = fill_url("https://{tenant}.example.com/", &v).unwrap_err();
         assert!(e.contains("{tenant}"), "{e}");
         assert_eq!(fill_url("https://a.com/", &v).unwrap(), "https://a.com/");
+    }
+
+    #[test]
+    fn request_url_hosts_take_only_host_name_fragments() {
+        // Found by the url_template fuzz target: percent-encoded, U+3002 (and the other
+        // dots IDNA maps to `.`) is decoded back by the URL parser and splits the label.
+        for bad in [
+            "evil\u{3002}com",
+            "evil\u{ff0e}com",
+            "a b",
+            "a%2e",
+            "x_y",
+            "\u{e9}",
+            "",
+        ] {
+            let v = values(&[("t", bad)]);
+            for template in [
+                "https://{t}.example.com/",
+                "https:{t}.example.com",
+                "http:\\\\x{t}:8080?q",
+                "https://user@{t}",
+            ] {
+                let e = fill_url(template, &v).unwrap_err();
+                assert!(
+                    e.contains("`t`") && e.contains("host"),
+                    "{template} {bad}: {e}"
+                );
+            }
+            // Anywhere else the value is percent-encoded and stays where it was put.
+            let url = fill_url("https://a.example.com/{t}?q={t}#{t}", &v).unwrap();
+            assert_eq!(
+                url::Url::parse(&url).unwrap().host_str(),
+                Some("a.example.com")
+            );
+        }
+        let v = values(&[("t", "eu.Zylker-1")]);
+        assert_eq!(
+            fill_url("https://{t}.example.com/{t}", &v).unwrap(),
+            "https://eu.Zylker-1.example.com/eu.Zylker-1"
+        );
     }
 }
