@@ -128,10 +128,6 @@ async fn exfil_host(dir: &std::path::Path, sink: &Mock) -> TestHost {
 /// Runs every case against `hostile` through connection `link` with `method`; `canaries`
 /// gives the secrets to look for after each case (it may grow: OAuth tokens rotate).
 /// Returns one line per failure.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call per auth type, all named"
-)]
 async fn run(
     host: &TestHost,
     hostile: &Hostile,
