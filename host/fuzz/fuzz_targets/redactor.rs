@@ -37,13 +37,104 @@ const ENCODERS: &[(&str, Encoder)] = &[
         let json = serde_json::to_string(text).ok()?;
         Some(json.as_bytes()[1..json.len() - 1].to_vec())
     }),
+    ("percent (lower-case hex)", |s| {
+        Some(lower_hex(
+            &percent_encoding::percent_encode(s, UNRESERVED).collect::<String>(),
+        ))
+    }),
+    ("Python quote (keeps /)", |s| {
+        Some(
+            percent_encoding::percent_encode(s, PYTHON_QUOTE)
+                .collect::<String>()
+                .into_bytes(),
+        )
+    }),
+    ("JavaScript encodeURIComponent", |s| {
+        Some(
+            percent_encoding::percent_encode(s, URI_COMPONENT)
+                .collect::<String>()
+                .into_bytes(),
+        )
+    }),
+    ("JSON \\u escapes for every non-alphanumeric", |s| {
+        let text = std::str::from_utf8(s).ok()?;
+        let mut out = String::new();
+        for c in text.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+        Some(out.into_bytes())
+    }),
+    ("JSON with \\/", |s| {
+        let text = std::str::from_utf8(s).ok()?;
+        let json = serde_json::to_string(text).ok()?;
+        Some(json[1..json.len() - 1].replace('/', "\\/").into_bytes())
+    }),
+    ("HTML decimal references", |s| {
+        let text = std::str::from_utf8(s).ok()?;
+        Some(html(text, |c| format!("&#{};", u32::from(c))))
+    }),
+    ("HTML hex references", |s| {
+        let text = std::str::from_utf8(s).ok()?;
+        Some(html(text, |c| format!("&#x{:X};", u32::from(c))))
+    }),
+    ("Latin-1 bytes", |s| {
+        let text = std::str::from_utf8(s).ok()?;
+        text.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+    }),
+    ("ASCII upper case", |s| Some(s.to_ascii_uppercase())),
 ];
+
+/// `%2f` for `%2F`: the hex digits after each `%` in lower case.
+fn lower_hex(encoded: &str) -> Vec<u8> {
+    let mut out = encoded.as_bytes().to_vec();
+    let mut i = 0;
+    while i < out.len() {
+        if out[i] == b'%' {
+            for b in out.iter_mut().skip(i + 1).take(2) {
+                b.make_ascii_lowercase();
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Every character but ASCII letters and digits as an HTML character reference.
+fn html(text: &str, reference: fn(char) -> String) -> Vec<u8> {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else {
+            out.push_str(&reference(c));
+        }
+    }
+    out.into_bytes()
+}
 
 const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+/// Python's `urllib.parse.quote`: the unreserved set and `/`.
+const PYTHON_QUOTE: &percent_encoding::AsciiSet = &UNRESERVED.remove(b'/');
+/// JavaScript's `encodeURIComponent`: the unreserved set and `!'()*`.
+const URI_COMPONENT: &percent_encoding::AsciiSet = &UNRESERVED
+    .remove(b'!')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*');
 
 /// What the redactor writes in place of a secret, learnt from the redactor itself.
 fn marker() -> Vec<u8> {
