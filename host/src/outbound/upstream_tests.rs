@@ -254,6 +254,27 @@ fn reflect(req: &Seen) -> Vec<u8> {
                 b"",
             )
         }
+        // A transfer coding other than `chunked`: HTTP/1.1 clients undo only `chunked`, so
+        // the gzip bytes would reach the function as they are.
+        "/te-gzip" => {
+            let mut out = b"HTTP/1.1 200 OK\r\nconnection: close\r\ntransfer-encoding: gzip\r\n\r\n"
+                .to_vec();
+            out.extend_from_slice(&gzip(echoed.as_bytes()));
+            out
+        }
+        "/te-gzip-chunked" => {
+            let packed = gzip(echoed.as_bytes());
+            let mut out = b"HTTP/1.1 200 OK\r\nconnection: close\r\ntransfer-encoding: GZip , chunked\r\n\r\n"
+                .to_vec();
+            out.extend_from_slice(format!("{:x}\r\n", packed.len()).as_bytes());
+            out.extend_from_slice(&packed);
+            out.extend_from_slice(b"\r\n0\r\n\r\n");
+            out
+        }
+        "/te-br" => {
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ntransfer-encoding: br\r\n\r\n\x1b\x00 not brotli"
+                .to_vec()
+        }
         p if p.starts_with("/broken/") => {
             b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1000\r\n\r\ncut".to_vec()
         }
@@ -353,6 +374,23 @@ async fn compressed_reflections_are_decoded_then_redacted() {
         .await
         .unwrap();
     assert_eq!(r.body, br#"{"you_sent":"plain"}"#);
+}
+
+#[tokio::test]
+async fn transfer_codings_are_decoded_then_redacted_or_refused() {
+    let up = Upstream::start(reflect).await;
+    let c = api_key_credential(KEY);
+    for path in ["/te-gzip", "/te-gzip-chunked"] {
+        let r = send_with(&up, &c, get(up.url(path))).await.unwrap();
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        assert_eq!(body, r#"{"you_sent":"[redacted]"}"#, "{path}");
+        assert_eq!(header(&r, "content-length"), [body.len().to_string()]);
+    }
+    let e = send_with(&up, &c, get(up.url("/te-br"))).await.unwrap_err();
+    assert!(
+        matches!(&e, OutboundError::Transport(m) if m.contains("Transfer-Encoding `br`")),
+        "{e}"
+    );
 }
 
 #[tokio::test]
