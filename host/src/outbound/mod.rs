@@ -526,6 +526,13 @@ impl Outbound {
             .collect();
         if let Some(r) = redactor {
             r.redact_in_place(&mut body);
+            // A short secret grows into the marker wherever it is found: the cap holds on
+            // what the function receives.
+            if body.len() > max {
+                return Err(OutboundError::LimitExceeded(format!(
+                    "response body is larger than {max} bytes once the connection's secrets in it are replaced with [redacted]"
+                )));
+            }
         }
         // The upstream's length would tell the length of what was redacted (or the
         // encoded size); a HEAD answer has no body to measure, so it gets none.

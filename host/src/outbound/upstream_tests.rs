@@ -275,6 +275,7 @@ fn reflect(req: &Seen) -> Vec<u8> {
             b"HTTP/1.1 200 OK\r\nconnection: close\r\ntransfer-encoding: br\r\n\r\n\x1b\x00 not brotli"
                 .to_vec()
         }
+        "/repeat" => respond("200 OK", &[], key.repeat(1000).as_bytes()),
         p if p.starts_with("/broken/") => {
             b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1000\r\n\r\ncut".to_vec()
         }
@@ -391,6 +392,31 @@ async fn transfer_codings_are_decoded_then_redacted_or_refused() {
         matches!(&e, OutboundError::Transport(m) if m.contains("Transfer-Encoding `br`")),
         "{e}"
     );
+}
+
+/// A short secret grows into `[redacted]` wherever it is found: the cap on what a
+/// function receives holds after redaction too (a 2-character key reflected 1000 times
+/// would otherwise give five times the cap).
+#[tokio::test]
+async fn the_size_cap_holds_after_redaction() {
+    let up = Upstream::start(reflect).await;
+    let c = api_key_credential("ab");
+    let mut budget = 1;
+    let e = outbound(4096)
+        .send(&up.policy(), get(up.url("/repeat")), &mut budget, Some(&c))
+        .await
+        .err()
+        .expect("a body past the cap once redacted is refused");
+    assert!(
+        matches!(&e, OutboundError::LimitExceeded(m) if m.contains("4096") && m.contains("redacted")),
+        "{e}"
+    );
+    let mut budget = 1;
+    let r = outbound(10_000)
+        .send(&up.policy(), get(up.url("/repeat")), &mut budget, Some(&c))
+        .await
+        .unwrap();
+    assert_eq!(r.body, b"[redacted]".repeat(1000));
 }
 
 #[tokio::test]
