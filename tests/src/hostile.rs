@@ -322,7 +322,7 @@ fn respond(form: &str, v: &str, request_headers: &HeaderMap) -> Response {
         // A body of unknown length, so hyper writes `gzip, chunked` (with a length it
         // would refuse the header).
         "te-gzip" => {
-            let packed = bytes::Bytes::from(encode::gzip(&encode::compressible(v)));
+            let packed = Bytes::from(encode::gzip(&encode::compressible(v)));
             Response::builder()
                 .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
                 .header(header::TRANSFER_ENCODING, "gzip")
