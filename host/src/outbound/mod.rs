@@ -588,6 +588,19 @@ enum Coding {
     Deflate,
 }
 
+/// Registered content and transfer codings the host does not decode, named in its refusal.
+const KNOWN_CODINGS: &[&str] = &[
+    "br",
+    "zstd",
+    "compress",
+    "x-compress",
+    "exi",
+    "pack200-gzip",
+    "aes128gcm",
+    "dcb",
+    "dcz",
+];
+
 /// Most codings stacked on one response.
 const MAX_CODINGS: usize = 3;
 
@@ -610,10 +623,16 @@ fn content_encodings(headers: &reqwest::header::HeaderMap) -> Result<Vec<Coding>
                     "chunked" if header == reqwest::header::TRANSFER_ENCODING => continue,
                     "gzip" | "x-gzip" => Coding::Gzip,
                     "deflate" => Coding::Deflate,
-                    _ => {
-                        let shown: String = token.chars().take(32).collect();
+                    other => {
+                        // Only a registered name is quoted: the upstream's text could be a
+                        // secret, and a quote cut short would hold a prefix of it that no
+                        // redactor recognises.
+                        let shown = KNOWN_CODINGS
+                            .iter()
+                            .find(|k| **k == other)
+                            .map_or_else(|| "an unknown coding".to_owned(), |k| format!("`{k}`"));
                         return Err(OutboundError::Transport(format!(
-                            "the upstream answered with {label} `{shown}`, which the host cannot decode, so it cannot check the response for secrets; the host asks for `{ACCEPT_ENCODING}` or no encoding"
+                            "the upstream answered with {label} {shown}, which the host cannot decode, so it cannot check the response for secrets; the host asks for `{ACCEPT_ENCODING}` or no encoding"
                         )));
                     }
                 };

@@ -276,6 +276,15 @@ fn reflect(req: &Seen) -> Vec<u8> {
                 .to_vec()
         }
         "/repeat" => respond("200 OK", &[], key.repeat(1000).as_bytes()),
+        "/ce-key" => respond(
+            "200 OK",
+            &[format!("content-encoding: {key}").as_bytes()],
+            b"x",
+        ),
+        "/te-key" => format!(
+            "HTTP/1.1 200 OK\r\nconnection: close\r\ntransfer-encoding: {key}, chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"
+        )
+        .into_bytes(),
         p if p.starts_with("/broken/") => {
             b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1000\r\n\r\ncut".to_vec()
         }
@@ -392,6 +401,22 @@ async fn transfer_codings_are_decoded_then_redacted_or_refused() {
         matches!(&e, OutboundError::Transport(m) if m.contains("Transfer-Encoding `br`")),
         "{e}"
     );
+}
+
+/// An encoding the host refuses is not quoted from the upstream's header: a quote cut
+/// short would hold a prefix of a long secret, which no redactor recognises as the secret.
+#[tokio::test]
+async fn a_refused_encoding_is_not_quoted_in_part() {
+    const LONG: &str = "LongCanary0123456789abcdefghijklmnopqrstuvwxyz";
+    let up = Upstream::start(reflect).await;
+    let c = api_key_credential(LONG);
+    for path in ["/ce-key", "/te-key"] {
+        let e = send_with(&up, &c, get(up.url(path))).await.unwrap_err();
+        let m = e.to_string();
+        assert!(matches!(e, OutboundError::Transport(_)), "{path}: {m}");
+        assert!(!m.contains(&LONG[..16]), "{path}: {m}");
+        assert!(m.contains("cannot decode"), "{path}: {m}");
+    }
 }
 
 /// A short secret grows into `[redacted]` wherever it is found: the cap on what a
