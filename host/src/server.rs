@@ -455,8 +455,23 @@ struct PerIp(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>
 /// A connection's place in [`PerIp`], given back when the connection ends.
 struct IpSlot(Arc<PerIp>, std::net::IpAddr);
 
+/// The address a connection counts against: an IPv4 address as it is (an IPv4-mapped
+/// IPv6 peer as its IPv4 address), an IPv6 address as its /64 prefix, since one
+/// subscriber, host or container usually holds a whole /64 and could otherwise open
+/// connections from as many addresses as it likes.
+fn peer_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !(u128::from(u64::MAX));
+            std::net::IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
+}
+
 impl PerIp {
     fn take(self: &Arc<Self>, ip: std::net::IpAddr, cap: usize) -> Option<IpSlot> {
+        let ip = peer_key(ip);
         let mut map = self.0.lock().expect("lock poisoned");
         let n = map.entry(ip).or_default();
         if *n >= cap {
@@ -623,6 +638,33 @@ pub async fn spawn(config: ServeConfig, listen: SocketAddr) -> anyhow::Result<Ru
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The per-address cap counts an IPv6 peer by its /64: one client holds a whole /64,
+    /// so counting each address would let it open any number of connections.
+    #[test]
+    fn the_per_address_cap_counts_ipv6_peers_by_their_64_prefix() {
+        let per_ip = Arc::new(PerIp::default());
+        let a: std::net::IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: std::net::IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let first = per_ip.take(a, 1).expect("a first connection is taken");
+        assert!(per_ip.take(b, 1).is_none(), "the same /64 is one address");
+        let elsewhere = per_ip
+            .take(other, 1)
+            .expect("another /64 has its own count");
+        // IPv4, and IPv4 mapped into IPv6, count by the whole address.
+        let v4: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        let v4_slot = per_ip.take(v4, 1).expect("an IPv4 peer");
+        assert!(per_ip.take(mapped, 1).is_none(), "mapped is the same peer");
+        assert!(per_ip.take("192.0.2.8".parse().unwrap(), 1).is_some());
+        drop((first, elsewhere, v4_slot));
+        assert!(
+            per_ip.take(b, 1).is_some(),
+            "given back when the connection ends"
+        );
+        assert!(per_ip.0.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn secret_files_are_made_once_with_mode_0600() {

@@ -61,6 +61,7 @@ pub const FORMS: &[&str] = &[
     "deflate-raw",
     "br-label",
     "unknown-encoding",
+    "te-gzip",
     "redirect-host",
     "redirect-broken",
     "range",
@@ -316,6 +317,20 @@ fn respond(form: &str, v: &str, request_headers: &HeaderMap) -> Response {
         // the function inflates whatever the label says.
         "br-label" => encoded("br", encode::gzip(&encode::compressible(v))),
         "unknown-encoding" => encoded("x-custom", encode::gzip(&encode::compressible(v))),
+        // A transfer coding: the HTTP client undoes `chunked` (which hyper adds after it)
+        // and nothing else, so the gzip bytes are what a client hands on.
+        // A body of unknown length, so hyper writes `gzip, chunked` (with a length it
+        // would refuse the header).
+        "te-gzip" => {
+            let packed = Bytes::from(encode::gzip(&encode::compressible(v)));
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .header(header::TRANSFER_ENCODING, "gzip")
+                .body(Body::from_stream(futures_util::stream::once(async move {
+                    Ok::<_, std::io::Error>(packed)
+                })))
+                .unwrap()
+        }
         "redirect-host" => Response::builder()
             .status(StatusCode::FOUND)
             .header(header::LOCATION, format!("http://{v}.evil.example/"))

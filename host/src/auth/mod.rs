@@ -486,30 +486,35 @@ impl Credential {
             }
         }
         let bodiless = *method == reqwest::Method::GET || *method == reqwest::Method::HEAD;
+        // A query or form credential is refused in both places: servers that merge the
+        // two (PHP's `$_REQUEST`, Rails' `params`) let a body field override a query
+        // parameter of the same name, and the other way round.
+        let in_query_or_form = |name: &str| -> Result<(), ApplyError> {
+            if let Some((k, _)) = url
+                .query_pairs()
+                .find(|(k, _)| param_key(k) == param_key(name))
+            {
+                return Err(ApplyError(format!(
+                    "query parameter `{k}` is set by the connection (as `{name}`); remove it from the URL"
+                )));
+            }
+            if let Some((k, _)) = body.and_then(|b| {
+                url::form_urlencoded::parse(b).find(|(k, _)| param_key(k) == param_key(name))
+            }) {
+                return Err(ApplyError(format!(
+                    "form field `{k}` is set by the connection (as `{name}`); remove it from the body"
+                )));
+            }
+            Ok(())
+        };
         for p in &self.placements {
             match p {
-                Placement::Query { name, .. } => {
-                    if let Some((k, _)) = url
-                        .query_pairs()
-                        .find(|(k, _)| param_key(k) == param_key(name))
-                    {
-                        return Err(ApplyError(format!(
-                            "query parameter `{k}` is set by the connection (as `{name}`); remove it from the URL"
-                        )));
-                    }
-                }
+                Placement::Query { name, .. } => in_query_or_form(name)?,
                 Placement::Form { name, .. } => {
                     if bodiless {
                         return Err(form_on_bodiless(name, method));
                     }
-                    if let Some((k, _)) = body.and_then(|b| {
-                        url::form_urlencoded::parse(b)
-                            .find(|(k, _)| param_key(k) == param_key(name))
-                    }) {
-                        return Err(ApplyError(format!(
-                            "form field `{k}` is set by the connection (as `{name}`); remove it from the body"
-                        )));
-                    }
+                    in_query_or_form(name)?;
                 }
                 Placement::AwsSigv4(signer) => signer.check_url(url)?,
                 Placement::OAuth1(_) => oauth1::Signer::check_request(url, body)?,
@@ -777,6 +782,15 @@ mod tests {
                 .unwrap_err();
             assert!(e.0.contains("token"), "{f}: {e}");
         }
+        // Across places: a body field named like the query credential, a query parameter
+        // named like the form credential (servers that merge them read either).
+        let e = c
+            .check_request(&post(), &url, &[], Some(b"a=1&API_KEY=mine"))
+            .unwrap_err();
+        assert!(e.0.contains("API_KEY") && e.0.contains("body"), "{e}");
+        let u = Url::parse("https://api.example.com/v1?token=mine").unwrap();
+        let e = c.check_request(&post(), &u, &[], None).unwrap_err();
+        assert!(e.0.contains("token") && e.0.contains("URL"), "{e}");
         // Names that only share a prefix are someone else's.
         let u = Url::parse("https://api.example.com/v1?api_key_id=1&my_api_key=2").unwrap();
         c.check_request(

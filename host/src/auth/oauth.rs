@@ -409,6 +409,16 @@ impl OAuthClient {
         response: &oauth2::basic::BasicTokenResponse,
         previous_refresh: Option<&SecretString>,
     ) -> Tokens {
+        let access_token = SecretString::new(response.access_token().secret().clone());
+        let refresh_token = response
+            .refresh_token()
+            .map(|r| SecretString::new(r.secret().clone()))
+            .or_else(|| previous_refresh.cloned());
+        // The provider's `scope` text is shown in connection views: a provider that puts
+        // the client secret or a token in it has them redacted, like in its error text.
+        let mut secrets = vec![&access_token];
+        secrets.extend(refresh_token.as_ref());
+        let redactor = self.redactor(&secrets);
         let granted_scopes = response.scopes().map(|scopes| {
             scopes
                 .iter()
@@ -416,18 +426,19 @@ impl OAuthClient {
                     s.as_str()
                         .split(|c: char| c == ' ' || self.scope_delimiter.contains(c))
                         .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
+                        .map(|s| {
+                            let mut s = s.to_owned();
+                            redactor.redact_string(&mut s);
+                            s
+                        })
                         .collect::<Vec<_>>()
                 })
                 .collect()
         });
         let now = self.clock.now_ms();
         Tokens {
-            access_token: SecretString::new(response.access_token().secret().clone()),
-            refresh_token: response
-                .refresh_token()
-                .map(|r| SecretString::new(r.secret().clone()))
-                .or_else(|| previous_refresh.cloned()),
+            access_token,
+            refresh_token,
             expires_at_ms: response
                 .expires_in()
                 .map(|d: Duration| now + d.as_millis() as u64),
@@ -521,6 +532,34 @@ mod tests {
             scope_delimiter: ",".into(),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// A provider's `scope` text reaches connection views: the client secret and the
+    /// tokens are redacted from it.
+    #[test]
+    fn granted_scopes_quoting_secrets_are_redacted() {
+        let response: oauth2::basic::BasicTokenResponse =
+            serde_json::from_value(serde_json::json!({
+                "access_token": "at-canary-123",
+                "refresh_token": "rt-canary-456",
+                "token_type": "bearer",
+                "scope": "read csecret at-canary-123,rt-canary-456 x:rt-canary-456",
+            }))
+            .unwrap();
+        let c = client();
+        let t = c.tokens(&response, None);
+        let scopes = t.granted_scopes.unwrap();
+        assert_eq!(
+            scopes,
+            [
+                "read",
+                "[redacted]",
+                "[redacted]",
+                "[redacted]",
+                "x:[redacted]"
+            ]
+        );
+        assert_eq!(t.refresh_token.unwrap().expose(), "rt-canary-456");
     }
 
     #[test]

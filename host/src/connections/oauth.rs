@@ -676,11 +676,25 @@ impl Connections {
     pub(super) async fn note_failed(&self, entry: &Entry, why: &str) {
         let mut why = why.to_owned();
         if let Some(service) = entry.service.as_deref()
-            && let Ok(Some(secret)) = self.consumer_secret(service)
+            && let Ok(secret) = self.consumer_secret(service)
         {
             let mut redactor = Redactor::default();
-            redactor.add(secret.expose().as_bytes());
+            if let Some(secret) = &secret {
+                redactor.add(secret.expose().as_bytes());
+            }
             redactor.redact_string(&mut why);
+            // Signing in again while connected: the provider knows the tokens it issued
+            // and may quote them too.
+            if entry.sealed.is_some()
+                && let Ok(credentials) = self.open_credentials(&entry.record.link_name, entry)
+                && let Ok(credential) = crate::auth::Credential::with_service_secret(
+                    &service.auth,
+                    &credentials,
+                    secret.as_ref(),
+                )
+            {
+                credential.redactor().redact_string(&mut why);
+            }
         }
         let mut record = entry.record.clone();
         record.status_reason = Some(why.clone());
@@ -1434,6 +1448,26 @@ mod refresh_tests {
         s.leave(Duration::from_secs(30));
         assert_eq!(s.fresh(None).await.unwrap().as_deref(), Some("at-2"));
         assert!(s.provider.bodies.lock().unwrap()[1].contains("refresh_token=rt-1"));
+    }
+
+    /// A failed sign-in on a connected connection: the provider's text may quote the
+    /// tokens it issued; they are redacted from the reason and the history.
+    #[tokio::test]
+    async fn a_failed_sign_in_quoting_the_tokens_is_redacted() {
+        let s = Setup::new().await;
+        let entry = s.c.entry("main").unwrap();
+        s.c.note_failed(
+            &entry,
+            "the provider did not grant access (x: at-0 and rt-0)",
+        )
+        .await;
+        let view = s.c.show_connection("main").unwrap();
+        let shown = serde_json::to_string(&view).unwrap();
+        assert!(
+            !shown.contains("at-0") && !shown.contains("rt-0"),
+            "{shown}"
+        );
+        assert!(shown.contains("x: [redacted] and [redacted]"), "{shown}");
     }
 
     /// Revoke takes the refresh lock: it waits for a refresh in flight, then erases what

@@ -117,9 +117,11 @@ fn parse_answer(body: &[u8]) -> Option<Issued> {
 
 /// A short, secret-free description of a refusal's body.
 fn detail(body: &[u8], redactor: &Redactor) -> String {
-    let mut text = String::from_utf8_lossy(body).into_owned();
-    redactor.redact_string(&mut text);
-    let text: String = text
+    // Redacted on the raw bytes: decoded lossily first, a secret sent back in Latin-1
+    // would lose a character and the rest of it would show.
+    let mut bytes = body.to_vec();
+    redactor.redact_in_place(&mut bytes);
+    let text: String = String::from_utf8_lossy(&bytes)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
@@ -427,6 +429,21 @@ impl Connections {
         let expected = entry.record.clone();
         self.write(move |s| Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?))
             .await
+    }
+}
+
+#[cfg(test)]
+mod detail_tests {
+    use super::*;
+
+    /// A refusal quoting a secret in Latin-1 is redacted before the lossy decoding.
+    #[test]
+    fn a_latin1_secret_in_a_refusal_is_redacted() {
+        let mut r = Redactor::default();
+        r.add("s\u{e9}cret-canary".as_bytes());
+        let d = detail(b"bad consumer s\xe9cret-canary here", &r);
+        assert!(!d.contains("cret-canary"), "{d}");
+        assert!(d.contains("[redacted]"), "{d}");
     }
 }
 

@@ -526,6 +526,13 @@ impl Outbound {
             .collect();
         if let Some(r) = redactor {
             r.redact_in_place(&mut body);
+            // A short secret grows into the marker wherever it is found: the cap holds on
+            // what the function receives.
+            if body.len() > max {
+                return Err(OutboundError::LimitExceeded(format!(
+                    "response body is larger than {max} bytes once the connection's secrets in it are replaced with [redacted]"
+                )));
+            }
         }
         // The upstream's length would tell the length of what was redacted (or the
         // encoded size); a HEAD answer has no body to measure, so it gets none.
@@ -581,27 +588,56 @@ enum Coding {
     Deflate,
 }
 
+/// Registered content and transfer codings the host does not decode, named in its refusal.
+const KNOWN_CODINGS: &[&str] = &[
+    "br",
+    "zstd",
+    "compress",
+    "x-compress",
+    "exi",
+    "pack200-gzip",
+    "aes128gcm",
+    "dcb",
+    "dcz",
+];
+
 /// Most codings stacked on one response.
 const MAX_CODINGS: usize = 3;
 
-/// The response's `Content-Encoding` list, in the order applied; `identity` dropped.
+/// The codings applied to the response's body, in the order applied: its
+/// `Content-Encoding` list, then its `Transfer-Encoding` list (applied after, on the
+/// wire), `identity` dropped. `chunked` is the one transfer coding the HTTP client undoes
+/// itself; any other (`gzip` included) would reach the function as it is, so it is decoded
+/// here like a content coding, or refused.
 fn content_encodings(headers: &reqwest::header::HeaderMap) -> Result<Vec<Coding>, OutboundError> {
     let mut codings = Vec::new();
-    for value in headers.get_all(reqwest::header::CONTENT_ENCODING) {
-        let text = String::from_utf8_lossy(value.as_bytes());
-        for token in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            let coding = match token.to_ascii_lowercase().as_str() {
-                "identity" => continue,
-                "gzip" | "x-gzip" => Coding::Gzip,
-                "deflate" => Coding::Deflate,
-                _ => {
-                    let shown: String = token.chars().take(32).collect();
-                    return Err(OutboundError::Transport(format!(
-                        "the upstream answered with Content-Encoding `{shown}`, which the host cannot decode, so it cannot check the response for secrets; the host asks for `{ACCEPT_ENCODING}` or no encoding"
-                    )));
-                }
-            };
-            codings.push(coding);
+    for (header, label) in [
+        (reqwest::header::CONTENT_ENCODING, "Content-Encoding"),
+        (reqwest::header::TRANSFER_ENCODING, "Transfer-Encoding"),
+    ] {
+        for value in headers.get_all(&header) {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            for token in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                let coding = match token.to_ascii_lowercase().as_str() {
+                    "identity" => continue,
+                    "chunked" if header == reqwest::header::TRANSFER_ENCODING => continue,
+                    "gzip" | "x-gzip" => Coding::Gzip,
+                    "deflate" => Coding::Deflate,
+                    other => {
+                        // Only a registered name is quoted: the upstream's text could be a
+                        // secret, and a quote cut short would hold a prefix of it that no
+                        // redactor recognises.
+                        let shown = KNOWN_CODINGS
+                            .iter()
+                            .find(|k| **k == other)
+                            .map_or_else(|| "an unknown coding".to_owned(), |k| format!("`{k}`"));
+                        return Err(OutboundError::Transport(format!(
+                            "the upstream answered with {label} {shown}, which the host cannot decode, so it cannot check the response for secrets; the host asks for `{ACCEPT_ENCODING}` or no encoding"
+                        )));
+                    }
+                };
+                codings.push(coding);
+            }
         }
     }
     if codings.len() > MAX_CODINGS {

@@ -17,6 +17,9 @@ use super::net::{BlockedAddress, GuardedResolver, check_literal};
 /// Bound on one token request.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Largest token endpoint answer read (the OAuth 1 flow has its own, smaller bound).
+const MAX_ANSWER: usize = 1024 * 1024;
+
 /// The guarded client for the host's own token requests; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct TokenHttp {
@@ -117,9 +120,20 @@ impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp {
             for (name, value) in response.headers() {
                 builder = builder.header(name, value);
             }
-            let body = response.bytes().await.map_err(TokenHttpError::Transport)?;
+            // A token answer is a small JSON object: a provider's endless body is cut off
+            // here rather than held in memory.
+            let mut response = response;
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(TokenHttpError::Transport)? {
+                if body.len() + chunk.len() > MAX_ANSWER {
+                    return Err(TokenHttpError::Invalid(format!(
+                        "the endpoint's answer is larger than {MAX_ANSWER} bytes"
+                    )));
+                }
+                body.extend_from_slice(&chunk);
+            }
             builder
-                .body(body.to_vec())
+                .body(body)
                 .map_err(|e| TokenHttpError::Invalid(format!("the answer is not valid HTTP: {e}")))
         })
     }
@@ -141,6 +155,48 @@ mod tests {
             }
         });
         (port, accepted)
+    }
+
+    /// A token endpoint that never stops sending is cut off at [`MAX_ANSWER`], not
+    /// buffered whole.
+    #[tokio::test]
+    async fn an_endless_token_answer_is_cut_off() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
+                    if s.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let filler = vec![b' '; 64 * 1024];
+                    // 4 MiB, then the connection closes: finite, but over the bound.
+                    for _ in 0..64 {
+                        if s.write_all(&filler).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let http = TokenHttp::new(&OutboundConfig {
+            allow_private_networks: true,
+            ..OutboundConfig::default()
+        })
+        .unwrap();
+        let request = oauth2::http::Request::builder()
+            .method("POST")
+            .uri(format!("http://127.0.0.1:{port}/token"))
+            .body(b"grant_type=client_credentials".to_vec())
+            .unwrap();
+        let e = oauth2::AsyncHttpClient::call(&http, request)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
     }
 
     #[tokio::test]

@@ -254,6 +254,37 @@ fn reflect(req: &Seen) -> Vec<u8> {
                 b"",
             )
         }
+        // A transfer coding other than `chunked`: HTTP/1.1 clients undo only `chunked`, so
+        // the gzip bytes would reach the function as they are.
+        "/te-gzip" => {
+            let mut out = b"HTTP/1.1 200 OK\r\nconnection: close\r\ntransfer-encoding: gzip\r\n\r\n"
+                .to_vec();
+            out.extend_from_slice(&gzip(echoed.as_bytes()));
+            out
+        }
+        "/te-gzip-chunked" => {
+            let packed = gzip(echoed.as_bytes());
+            let mut out = b"HTTP/1.1 200 OK\r\nconnection: close\r\ntransfer-encoding: GZip , chunked\r\n\r\n"
+                .to_vec();
+            out.extend_from_slice(format!("{:x}\r\n", packed.len()).as_bytes());
+            out.extend_from_slice(&packed);
+            out.extend_from_slice(b"\r\n0\r\n\r\n");
+            out
+        }
+        "/te-br" => {
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ntransfer-encoding: br\r\n\r\n\x1b\x00 not brotli"
+                .to_vec()
+        }
+        "/repeat" => respond("200 OK", &[], key.repeat(1000).as_bytes()),
+        "/ce-key" => respond(
+            "200 OK",
+            &[format!("content-encoding: {key}").as_bytes()],
+            b"x",
+        ),
+        "/te-key" => format!(
+            "HTTP/1.1 200 OK\r\nconnection: close\r\ntransfer-encoding: {key}, chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"
+        )
+        .into_bytes(),
         p if p.starts_with("/broken/") => {
             b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1000\r\n\r\ncut".to_vec()
         }
@@ -353,6 +384,65 @@ async fn compressed_reflections_are_decoded_then_redacted() {
         .await
         .unwrap();
     assert_eq!(r.body, br#"{"you_sent":"plain"}"#);
+}
+
+#[tokio::test]
+async fn transfer_codings_are_decoded_then_redacted_or_refused() {
+    let up = Upstream::start(reflect).await;
+    let c = api_key_credential(KEY);
+    for path in ["/te-gzip", "/te-gzip-chunked"] {
+        let r = send_with(&up, &c, get(up.url(path))).await.unwrap();
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        assert_eq!(body, r#"{"you_sent":"[redacted]"}"#, "{path}");
+        assert_eq!(header(&r, "content-length"), [body.len().to_string()]);
+    }
+    let e = send_with(&up, &c, get(up.url("/te-br"))).await.unwrap_err();
+    assert!(
+        matches!(&e, OutboundError::Transport(m) if m.contains("Transfer-Encoding `br`")),
+        "{e}"
+    );
+}
+
+/// An encoding the host refuses is not quoted from the upstream's header: a quote cut
+/// short would hold a prefix of a long secret, which no redactor recognises as the secret.
+#[tokio::test]
+async fn a_refused_encoding_is_not_quoted_in_part() {
+    const LONG: &str = "LongCanary0123456789abcdefghijklmnopqrstuvwxyz";
+    let up = Upstream::start(reflect).await;
+    let c = api_key_credential(LONG);
+    for path in ["/ce-key", "/te-key"] {
+        let e = send_with(&up, &c, get(up.url(path))).await.unwrap_err();
+        let m = e.to_string();
+        assert!(matches!(e, OutboundError::Transport(_)), "{path}: {m}");
+        assert!(!m.contains(&LONG[..16]), "{path}: {m}");
+        assert!(m.contains("cannot decode"), "{path}: {m}");
+    }
+}
+
+/// A short secret grows into `[redacted]` wherever it is found: the cap on what a
+/// function receives holds after redaction too (a 2-character key reflected 1000 times
+/// would otherwise give five times the cap).
+#[tokio::test]
+async fn the_size_cap_holds_after_redaction() {
+    let up = Upstream::start(reflect).await;
+    let c = api_key_credential("ab");
+    let mut budget = 1;
+    let Err(e) = outbound(4096)
+        .send(&up.policy(), get(up.url("/repeat")), &mut budget, Some(&c))
+        .await
+    else {
+        panic!("a body past the cap once redacted is refused");
+    };
+    assert!(
+        matches!(&e, OutboundError::LimitExceeded(m) if m.contains("4096") && m.contains("redacted")),
+        "{e}"
+    );
+    let mut budget = 1;
+    let r = outbound(10_000)
+        .send(&up.policy(), get(up.url("/repeat")), &mut budget, Some(&c))
+        .await
+        .unwrap();
+    assert_eq!(r.body, b"[redacted]".repeat(1000));
 }
 
 #[tokio::test]

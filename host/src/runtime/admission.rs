@@ -59,6 +59,28 @@ impl State {
         self.free_slots > 0 && self.free_bytes >= bytes && self.running(function) < cap
     }
 
+    /// The waiter with the fewest running calls of its function (oldest first on a tie)
+    /// among the queue heads under their function's cap: `(running, seq, function)`.
+    fn fairest_eligible(&self) -> Option<(usize, u64, Arc<str>)> {
+        let now = Instant::now();
+        let mut best: Option<(usize, u64, Arc<str>)> = None;
+        for (function, queue) in &self.waiting {
+            let Some(head) = queue.front() else { continue };
+            let running = self.running(function);
+            // A caller gone or past its deadline holds nothing back (dispatch drops it).
+            if running >= head.cap || head.tx.is_closed() || head.deadline <= now {
+                continue;
+            }
+            if best
+                .as_ref()
+                .is_none_or(|(r, q, _)| (running, head.seq) < (*r, *q))
+            {
+                best = Some((running, head.seq, function.clone()));
+            }
+        }
+        best
+    }
+
     fn take(&mut self, function: &Arc<str>, bytes: u64) {
         self.free_slots -= 1;
         self.free_bytes -= bytes;
@@ -131,18 +153,16 @@ impl Admission {
             !queue.is_empty()
         });
         loop {
-            let mut best: Option<(usize, u64, Arc<str>)> = None;
-            for (function, queue) in &s.waiting {
-                let Some(head) = queue.front() else { continue };
-                if !s.fits(function, head.bytes, head.cap) {
-                    continue;
-                }
-                let key = (s.running(function), head.seq);
-                if best.as_ref().is_none_or(|(r, q, _)| key < (*r, *q)) {
-                    best = Some((key.0, key.1, function.clone()));
-                }
+            // The fairest waiter its function's cap lets run gets the next slot. When it
+            // does not fit yet (the memory budget), nobody is let in past it: the memory
+            // freed is kept for it, or a stream of small calls would starve a big one.
+            let Some((_, _, function)) = s.fairest_eligible() else {
+                return;
+            };
+            let head = s.waiting[&function].front().expect("non-empty queue");
+            if !s.fits(&function, head.bytes, head.cap) {
+                return;
             }
-            let Some((_, _, function)) = best else { return };
             let queue = s.waiting.get_mut(&function).expect("chosen above");
             let waiter = queue.pop_front().expect("chosen above");
             if queue.is_empty() {
@@ -179,8 +199,13 @@ impl Admission {
                 return Err(self.refused(&s, function, cap));
             }
             // Queue behind this function's own waiters; others were already
-            // offered everything that fits (dispatch runs on every release).
-            if !s.waiting.contains_key(function) && s.fits(function, bytes, cap) {
+            // offered everything that fits (dispatch runs on every release), so a
+            // waiter its cap lets run is waiting for slots or memory: a newcomer goes
+            // first only when it is fairer (fewer running calls of its function).
+            let fairer = s
+                .fairest_eligible()
+                .is_none_or(|(running, _, _)| s.running(function) < running);
+            if !s.waiting.contains_key(function) && fairer && s.fits(function, bytes, cap) {
                 s.take(function, bytes);
                 return Ok(Grant {
                     admission: self.clone(),
@@ -298,6 +323,40 @@ mod tests {
         let s = adm.state.lock().unwrap();
         assert_eq!((s.free_slots, s.free_bytes), (8, 100));
         assert!(s.waiting.is_empty() && s.running.is_empty());
+    }
+
+    /// A call waiting for memory is not overtaken by smaller calls of a busier
+    /// function: the memory freed is kept for it, so it runs before its deadline.
+    #[tokio::test]
+    async fn a_big_call_waiting_for_memory_is_not_starved_by_small_ones() {
+        let adm = Admission::new(8, 100);
+        let (small, big): (Arc<str>, Arc<str>) = ("small".into(), "big".into());
+        let s1 = adm.admit(&small, 60, 8, soon()).await.unwrap();
+        let mut b = Box::pin(adm.admit(&big, 100, 8, soon()));
+        assert!(
+            (&mut b).now_or_never().is_none(),
+            "100 does not fit beside 60"
+        );
+        // 30 would fit beside 60, but `big` waits with fewer running calls: it queues.
+        let mut s2 = Box::pin(adm.admit(&small, 30, 8, soon()));
+        assert!(
+            (&mut s2).now_or_never().is_none(),
+            "a small call jumped the queue"
+        );
+        drop(s1);
+        let b = tokio::time::timeout(Duration::from_secs(10), b)
+            .await
+            .expect("big is admitted once the budget is free")
+            .unwrap();
+        assert!((&mut s2).now_or_never().is_none(), "small waits for big");
+        drop(b);
+        tokio::time::timeout(Duration::from_secs(10), s2)
+            .await
+            .expect("small is admitted after big")
+            .unwrap();
+        // Once a waiter is gone, nothing stays reserved for it.
+        let s = adm.state.lock().unwrap();
+        assert!(s.waiting.is_empty());
     }
 
     #[tokio::test]
