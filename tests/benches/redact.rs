@@ -62,7 +62,10 @@ fn headers() -> Vec<(Vec<u8>, Vec<u8>)> {
         ("request-id", "req_8bWh2ve9vqU0Zx"),
         ("x-ratelimit-limit", "100"),
         ("x-ratelimit-remaining", "97"),
-        ("strict-transport-security", "max-age=63072000; includeSubDomains; preload"),
+        (
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains; preload",
+        ),
         ("vary", "Origin"),
         ("etag", "W/\"5e-1f2c3d4e\""),
     ]
@@ -131,7 +134,11 @@ fn main() {
     let hdrs = headers();
     let text = text_8m();
     let escapes = escapes_8m();
-    type Case<'a> = (&'a str, u64, Box<dyn Fn(&dyn Fn(&[u8]) -> bool) -> usize + 'a>);
+    type Case<'a> = (
+        &'a str,
+        u64,
+        Box<dyn Fn(&dyn Fn(&[u8]) -> bool) -> usize + 'a>,
+    );
     let cases: Vec<Case> = vec![
         ("json-2k", small, Box::new(|r| usize::from(r(&json)))),
         (
