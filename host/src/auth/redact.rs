@@ -151,12 +151,9 @@ impl Redactor {
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
         let mut at = 0;
-        loop {
-            // The pre-filter: skip to a byte that starts a spelling of some needle's first
-            // character and is followed by a byte that may come next.
-            let Some(skip) = self.skip(&bytes[at..]) else {
-                break;
-            };
+        // The pre-filter: skip to a byte that starts a spelling of some needle's first
+        // character and is followed by a byte that may come next.
+        while let Some(skip) = self.skip(&bytes[at..]) {
             at += skip;
             let byte = usize::from(bytes[at]);
             if let Some(next) = bytes.get(at + 1)
