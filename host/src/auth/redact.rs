@@ -46,8 +46,13 @@ pub struct Redactor {
     needles: Vec<Zeroizing<Vec<u32>>>,
     /// Per needle (same order), the bytes a spelling of its first character starts with.
     firsts: Vec<[bool; 256]>,
-    /// Bytes that can start a spelling of some needle's first character.
-    starts: Box<[bool; 256]>,
+    /// Per byte: 0 when no spelling of any needle's first character starts with it, else
+    /// 1 + its index in `follows`.
+    starts: Box<[u16; 256]>,
+    /// Per start byte, the bytes that may come right after it in an occurrence of some
+    /// needle (the pre-filter: most positions that start a spelling of a first character,
+    /// such as an `s` in text for a key `sk_…`, fail on the next byte).
+    follows: Vec<ByteSet>,
 }
 
 impl Default for Redactor {
@@ -55,8 +60,39 @@ impl Default for Redactor {
         Self {
             needles: Vec::new(),
             firsts: Vec::new(),
-            starts: Box::new([false; 256]),
+            starts: Box::new([0; 256]),
+            follows: Vec::new(),
         }
+    }
+}
+
+/// A set of bytes.
+#[derive(Clone, Copy, Default)]
+struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    const ALL: ByteSet = ByteSet([u64::MAX; 4]);
+
+    fn of(bytes: &[u8]) -> Self {
+        let mut s = Self::default();
+        for b in bytes {
+            s.insert(*b);
+        }
+        s
+    }
+
+    fn insert(&mut self, b: u8) {
+        self.0[usize::from(b >> 6)] |= 1 << (b & 63);
+    }
+
+    fn union(&mut self, other: ByteSet) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
+    }
+
+    fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] >> (b & 63) & 1 != 0
     }
 }
 
@@ -92,8 +128,15 @@ impl Redactor {
         {
             return;
         }
-        for b in first_bytes(units[0]) {
-            self.starts[usize::from(b)] = true;
+        for (b, next) in follows(units[0], units.get(1).copied()) {
+            match self.starts[usize::from(b)] {
+                0 => {
+                    self.follows.push(next);
+                    self.starts[usize::from(b)] =
+                        u16::try_from(self.follows.len()).expect("at most 256 start bytes");
+                }
+                i => self.follows[usize::from(i) - 1].union(next),
+            }
         }
         let at = self.needles.partition_point(|n| n.len() >= units.len());
         let mut first = [false; 256];
@@ -117,12 +160,17 @@ impl Redactor {
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
         let mut at = 0;
-        while at < bytes.len() {
-            if !self.starts[usize::from(bytes[at])] {
+        // The pre-filter: skip to a byte that starts a spelling of some needle's first
+        // character and is followed by a byte that may come next.
+        while let Some(skip) = self.skip(&bytes[at..]) {
+            at += skip;
+            let byte = usize::from(bytes[at]);
+            if let Some(next) = bytes.get(at + 1)
+                && !self.follows[usize::from(self.starts[byte]) - 1].contains(*next)
+            {
                 at += 1;
                 continue;
             }
-            let byte = usize::from(bytes[at]);
             let found = self
                 .needles
                 .iter()
@@ -145,6 +193,29 @@ impl Redactor {
         Some(o)
     }
 
+    /// The offset of the first byte of `bytes` that starts a spelling of some needle's first
+    /// character. Eight bytes at a time while none does (most text has long runs of such
+    /// bytes).
+    fn skip(&self, bytes: &[u8]) -> Option<usize> {
+        let start = |b: &u8| self.starts[usize::from(*b)] != 0;
+        let mut chunks = bytes.chunks_exact(8);
+        let mut offset = 0;
+        for chunk in &mut chunks {
+            let any = chunk
+                .iter()
+                .fold(0, |acc, b| acc | self.starts[usize::from(*b)]);
+            if any != 0 {
+                return chunk.iter().position(start).map(|p| offset + p);
+            }
+            offset += 8;
+        }
+        chunks
+            .remainder()
+            .iter()
+            .position(start)
+            .map(|p| offset + p)
+    }
+
     /// Redacts in place.
     pub fn redact_in_place(&self, bytes: &mut Vec<u8>) {
         if let Some(out) = self.redact(bytes) {
@@ -157,6 +228,66 @@ impl Redactor {
         if let Some(out) = self.redact(text.as_bytes()) {
             *text = String::from_utf8_lossy(&out).into_owned();
         }
+    }
+}
+
+/// For each byte a spelling of `unit` (a needle's first unit) may start with, the bytes
+/// that may follow it in an occurrence of the needle (`next`: the needle's second unit).
+/// A superset is safe (it only filters less); every spelling [`spellings`] accepts must be
+/// covered.
+fn follows(unit: u32, next: Option<u32>) -> Vec<(u8, ByteSet)> {
+    if unit & RAW_BYTE == 0 && unit >= 0x80 {
+        // Spellings of several bytes and kinds: no filter on the second byte.
+        return first_bytes(unit)
+            .into_iter()
+            .map(|b| (b, ByteSet::ALL))
+            .collect();
+    }
+    // A one-byte spelling is followed by the start of the next unit's spelling.
+    let after = next.map_or(ByteSet::ALL, |n| ByteSet::of(&first_bytes(n)));
+    let byte = (unit & 0xff) as u8;
+    let hi = b"0123456789abcdef"[usize::from(byte >> 4)];
+    let mut v = vec![
+        (byte.to_ascii_lowercase(), after),
+        (byte.to_ascii_uppercase(), after),
+        // `%XX`.
+        (b'%', ByteSet::of(&[hi, hi.to_ascii_uppercase()])),
+    ];
+    if unit & RAW_BYTE != 0 {
+        return v;
+    }
+    let c = char::from(byte);
+    if c == ' ' {
+        v.push((b'+', after));
+    }
+    // `%uXXXX`, `\uXXXX`, `\u{…}`, a short escape.
+    v.push((b'%', ByteSet::of(b"uU")));
+    let mut escape = ByteSet::of(b"uU");
+    if let Some(s) = short_escape(c) {
+        escape.insert(s);
+    }
+    v.push((b'\\', escape));
+    // `&#…` and the named references of `c`, either case.
+    let mut reference = ByteSet::of(b"#");
+    for (name, _) in NAMED.iter().filter(|(_, ch)| *ch == c) {
+        let first = name.as_bytes()[0];
+        reference.insert(first.to_ascii_lowercase());
+        reference.insert(first.to_ascii_uppercase());
+    }
+    v.push((b'&', reference));
+    v
+}
+
+/// The letter after `\` in the JSON/JavaScript short escape of `c`, if it has one.
+fn short_escape(c: char) -> Option<u8> {
+    match c {
+        '/' | '\\' | '"' | '\'' => Some(c as u8),
+        '\n' => Some(b'n'),
+        '\r' => Some(b'r'),
+        '\t' => Some(b't'),
+        '\u{8}' => Some(b'b'),
+        '\u{c}' => Some(b'f'),
+        _ => None,
     }
 }
 
@@ -223,13 +354,28 @@ impl Matcher<'_> {
             let unit = self.needle[i];
             if unit < 0x80
                 && let Some(&b) = self.hay.get(h)
-                && !matches!(b, b'%' | b'\\' | b'&' | b'+')
+                && !starts_escape(b)
             {
                 if !b.eq_ignore_ascii_case(&(unit as u8)) {
                     return None;
                 }
                 i += 1;
                 h += 1;
+                // The rest of a run of such characters: one step each, as above, without
+                // the checks that only a position where the run ends needs.
+                while self.steps > 0
+                    && let (Some(&unit), Some(&b)) = (self.needle.get(i), self.hay.get(h))
+                    && unit < 0x80
+                    && !starts_escape(b)
+                {
+                    self.steps -= 1;
+                    if !b.eq_ignore_ascii_case(&(unit as u8)) {
+                        self.furthest = self.furthest.max(h);
+                        return None;
+                    }
+                    i += 1;
+                    h += 1;
+                }
                 continue;
             }
             let mut ends = Ends::default();
@@ -240,15 +386,20 @@ impl Matcher<'_> {
                     i += 1;
                     h = *only;
                 }
-                several => {
+                _ => {
                     // Longest spelling first, so a trailing `&amp;` is taken whole.
-                    let mut several = several.to_vec();
+                    let several = &mut ends.ends[..ends.len];
                     several.sort_unstable_by(|a, b| b.cmp(a));
-                    return several.into_iter().find_map(|e| self.from(i + 1, e));
+                    return several.iter().find_map(|e| self.from(i + 1, *e));
                 }
             }
         }
     }
+}
+
+/// Whether a byte may start a spelling of an ASCII character other than itself.
+fn starts_escape(b: u8) -> bool {
+    matches!(b, b'%' | b'\\' | b'&' | b'+')
 }
 
 /// Distinct end positions of spellings at one position (few: at most one per kind).
@@ -348,15 +499,7 @@ fn spellings(unit: u32, hay: &[u8], h: usize, ends: &mut Ends) {
             {
                 ends.push(h + 3 + close + 1);
             }
-            let short = match c {
-                '/' | '\\' | '"' | '\'' => Some(c as u8),
-                '\n' => Some(b'n'),
-                '\r' => Some(b'r'),
-                '\t' => Some(b't'),
-                '\u{8}' => Some(b'b'),
-                '\u{c}' => Some(b'f'),
-                _ => None,
-            };
+            let short = short_escape(c);
             if short.is_some() && hay.get(h + 1).copied() == short {
                 ends.push(h + 2);
             }
@@ -647,6 +790,19 @@ mod tests {
         "Aé😀 /+=",
         "100%&<>\"\\",
         "tab\there",
+        // First characters that are escape leads or have several spellings themselves
+        // (the scan's pre-filter looks at the byte after each start).
+        " sp/ace",
+        "+plus=",
+        "%25pct",
+        "&amp;k",
+        "\\back\"",
+        "/sl",
+        "\"q'",
+        "'ap",
+        "\nnl",
+        "é-first",
+        "😀-first",
     ];
 
     #[test]
@@ -698,6 +854,34 @@ mod tests {
                     "{what} of {key:?}: {}",
                     String::from_utf8_lossy(&form)
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn one_character_secrets_are_found_at_the_end_and_before_anything() {
+        let forms: [(&str, &[&[u8]]); 3] = [
+            ("/", &[b"/", b"%2f", b"\\/", b"&#47;", b"&sol;", b"\\u002F"]),
+            (
+                "é",
+                &[b"\xc3\xa9", b"%C3%A9", b"\xe9", b"&eacute;", b"\\u00e9"],
+            ),
+            ("k", &[b"K", b"%6B", b"\\u006b", b"&#107"]),
+        ];
+        for (secret, forms) in forms {
+            let mut r = Redactor::default();
+            r.add(secret.as_bytes());
+            for form in forms {
+                for (before, after) in [(&b"a "[..], &b""[..]), (b"", b" z"), (b"", b"\\")] {
+                    let hay = [before, form, after].concat();
+                    let want = [before, REDACTED, after].concat();
+                    assert_eq!(
+                        r.redact(&hay).as_deref(),
+                        Some(&want[..]),
+                        "{secret:?} in {}",
+                        String::from_utf8_lossy(&hay)
+                    );
+                }
             }
         }
     }
