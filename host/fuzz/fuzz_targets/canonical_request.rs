@@ -90,7 +90,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(credential) = Credential::new(&aws, &keys)
         && credential
-            .check_request(&url, &header_pairs, body.as_deref())
+            .check_request(&method, &url, &header_pairs, body.as_deref())
             .is_ok()
     {
         let (mut signed_url, mut signed_headers, mut signed_body) =
@@ -128,7 +128,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let credential = Credential::new(&api_key, &values).expect("an API key credential builds");
     if credential
-        .check_request(&url, &header_pairs, body.as_deref())
+        .check_request(&method, &url, &header_pairs, body.as_deref())
         .is_err()
     {
         return;
