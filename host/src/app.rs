@@ -478,6 +478,7 @@ impl App {
         // background, holding the permit until it does, and its result is dropped.
         let task = tokio::task::spawn_blocking(move || {
             let result = runtime.compile(&wasm);
+            crate::runtime::release_freed_memory();
             drop(permit);
             result
         });
