@@ -86,10 +86,14 @@ fn check_fill(sample: &str, order: &[&str], values: &BTreeMap<String, String>, f
     let (Ok(sample_url), Ok(filled_url)) = (Url::parse(sample), Url::parse(filled)) else {
         return;
     };
-    // A placeholder may stand in the scheme (`{x}.y:`): outbound sends only http(s).
-    if !sample_url.scheme().contains("zqmark") {
-        assert_eq!(sample_url.scheme(), filled_url.scheme(), "{filled}");
+    // A placeholder may stand in the scheme (`htt{x}:`): then the value decides how the
+    // rest parses (an unknown scheme's opaque path, or http's segments), and nothing below
+    // compares like with like. Outbound sends only http(s), to an origin checked after the
+    // fill, so there is nothing more to hold such a template to.
+    if sample_url.scheme().contains("zqmark") {
+        return;
     }
+    assert_eq!(sample_url.scheme(), filled_url.scheme(), "{filled}");
     // Outbound sends nothing else.
     if !matches!(filled_url.scheme(), "http" | "https") {
         return;
