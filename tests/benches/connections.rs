@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use serde_json::json;
-use switchboard_host::server::{self, ServeConfig};
+use switchboard::model::time::now_ms;
+use switchboard::model::{InvocationContext, Principal};
+use switchboard::server::{self, ServeConfig};
 use switchboard_tests::Api;
 
 mod plugins {
@@ -132,7 +134,8 @@ fn main() {
                 let app = running.app.clone();
                 async move {
                     let started = Instant::now();
-                    let out = app.invoke("fetch", input).await.unwrap();
+                    let context = InvocationContext::new("fetch", Principal::Admin, now_ms());
+                    let out = app.invoke(context, input).await.unwrap();
                     assert!(out.output.contains("\"status\":200"), "{}", out.output);
                     started.elapsed() / requests
                 }

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use switchboard_host::outbound::{Outbound, OutboundConfig, Policy};
-use switchboard_host::runtime::{CallSpec, Limits, Runtime, RuntimeConfig};
-use switchboard_host::server::{self, ServeConfig};
+use switchboard::model::{InvocationContext, Principal};
+use switchboard::outbound::{Outbound, OutboundConfig, Policy};
+use switchboard::runtime::{CallSpec, Limits, Runtime, RuntimeConfig};
+use switchboard::server::{self, ServeConfig};
 
 mod plugins {
     #![allow(dead_code, reason = "the bench uses only some fixtures")]
@@ -32,6 +33,15 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// What the API makes for each invocation.
+fn context() -> Arc<InvocationContext> {
+    Arc::new(InvocationContext::new(
+        "hello",
+        Principal::Admin,
+        switchboard::model::time::now_ms(),
+    ))
 }
 
 fn in_process(iters: u64) {
@@ -53,18 +63,17 @@ fn in_process(iters: u64) {
         let wasm = std::fs::read(plugins::HELLO).unwrap();
         let (_, loaded) = runtime.compile(&wasm).unwrap();
         let spec = CallSpec {
-            function: "hello".into(),
             limits: Limits::default(),
             policy: Arc::new(Policy::default()),
         };
         let input = r#"{"name":"Ada"}"#;
         for _ in 0..200 {
-            runtime.invoke(&loaded, &spec, input.to_owned()).await.result.unwrap();
+            runtime.invoke(&loaded, &spec, context(), input.to_owned()).await.result.unwrap();
         }
         let mut samples = Vec::with_capacity(iters as usize);
         for _ in 0..iters {
             let t = Instant::now();
-            let out = runtime.invoke(&loaded, &spec, input.to_owned()).await;
+            let out = runtime.invoke(&loaded, &spec, context(), input.to_owned()).await;
             samples.push(t.elapsed());
             assert!(out.result.is_ok());
         }

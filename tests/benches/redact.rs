@@ -19,7 +19,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use switchboard_host::auth::Redactor;
+use switchboard::auth::Redactor;
 
 const QUERY_KEY: &[u8] = b"sk_live_51Hx9Qb2eZvKYlo2C/+=~k3y";
 const HEADER_VALUE: &[u8] = b"Bearer sk_live_51Hx9Qb2eZvKYlo2C/+=~k3y";

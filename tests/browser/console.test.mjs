@@ -3,7 +3,7 @@
 //
 //   cd tests/browser && npm ci && npm test
 //
-// Needs the host binary (cargo build -p switchboard-host) and the fetch plugin (built by
+// Needs the host binary (cargo build -p switchboard) and the fetch plugin (built by
 // `cargo test`'s build script). Environment:
 //   SWITCHBOARD_BIN         the host binary        (default $CARGO_TARGET_DIR or ../../target, then debug/switchboard)
 //   SWITCHBOARD_FETCH_WASM  the fetch plugin       (default the same target folder's plugins/wasm32-wasip2/plugin/fetch.wasm)
@@ -65,7 +65,7 @@ async function startUpstream() {
 
 async function startHost() {
   await fs.access(BIN).catch(() => {
-    throw new Error(`no host binary at ${BIN}: run \`cargo build -p switchboard-host\` (or set SWITCHBOARD_BIN)`);
+    throw new Error(`no host binary at ${BIN}: run \`cargo build -p switchboard\` (or set SWITCHBOARD_BIN)`);
   });
   const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--allow-private-networks'], {
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info,cranelift=warn,wasmtime=warn' },

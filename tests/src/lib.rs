@@ -19,7 +19,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use switchboard_host::server::{self, Running, ServeConfig};
+use switchboard::server::{self, Running, ServeConfig};
 
 /// A host serving on 127.0.0.1:0 over a data folder that outlives restarts.
 #[derive(Debug)]
@@ -43,7 +43,7 @@ pub struct HostOptions {
     pub oauth_flow_ttl: Option<std::time::Duration>,
     /// The clock of OAuth 2 token refresh (default: the system's); a test moves it
     /// instead of sleeping.
-    pub clock: Option<Arc<switchboard_host::connections::ManualClock>>,
+    pub clock: Option<Arc<switchboard::connections::ManualClock>>,
 }
 
 impl Default for HostOptions {
@@ -81,7 +81,7 @@ pub fn capture_logs() {
         let sink = LogSink(buffer.clone());
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "debug,switchboard_host=trace,switchboard=trace,cranelift_codegen=warn,wasmtime_cranelift=warn,wasmtime=info",
+                "debug,switchboard=trace,switchboard=trace,cranelift_codegen=warn,wasmtime_cranelift=warn,wasmtime=info",
             ))
             .with_ansi(false)
             .with_writer(move || sink.clone())

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use switchboard_host::fuzzing::{
+use switchboard_connections::fuzzing::{
     AuthConfig, Credential, Credentials, ParamType, Policy, SecretString, normalize_origin,
     redact_url,
 };

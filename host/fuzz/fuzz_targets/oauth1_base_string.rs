@@ -14,7 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
-use switchboard_host::fuzzing::{
+use switchboard_connections::fuzzing::{
     FlowParams, OAuth1Signer, ParamType, SecretString, SignatureMethod, Stamp, base_string,
 };
 use url::Url;

@@ -11,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard_host::fuzzing::Redactor;
+use switchboard_connections::fuzzing::Redactor;
 
 type Encoder = fn(&[u8]) -> Option<Vec<u8>>;
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use switchboard_host::fuzzing::{ServiceDefinition, fill_origin, placeholders, validate_service};
+use switchboard_connections::fuzzing::{ServiceDefinition, fill_origin, placeholders, validate_service};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

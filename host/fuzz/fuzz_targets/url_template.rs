@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use switchboard_host::fuzzing::{
+use switchboard_connections::fuzzing::{
     DynamicParam, check_origin_template, check_values, fill_origin, fill_url, placeholders,
 };
 use url::Url;

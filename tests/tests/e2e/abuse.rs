@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use switchboard_host::server::{self, ConnectionLimits, Running, ServeConfig};
+use switchboard::server::{self, ConnectionLimits, Running, ServeConfig};
 use switchboard_tests::{Api, TestHost};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -110,8 +110,7 @@ async fn a_function_log_line_cannot_forge_a_host_log_line() {
     let host = TestHost::start(dir.path()).await;
     let api = &host.api;
     api.deploy_ok("hello", HELLO, "").await;
-    let forged =
-        "x\n2026-01-01T00:00:00.000000Z  WARN switchboard_host::api: forged-canary-line\x1b[2J";
+    let forged = "x\n2026-01-01T00:00:00.000000Z  WARN switchboard::api: forged-canary-line\x1b[2J";
     let (status, _) = api.invoke("hello", &json!({ "name": forged })).await;
     assert_eq!(status, 200);
 

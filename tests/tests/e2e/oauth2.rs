@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_host::connections::{MIN_TOKEN_AGE, ManualClock};
+use switchboard::connections::{MIN_TOKEN_AGE, ManualClock};
 use switchboard_tests::browser::signs_in as browser_signs_in;
 use switchboard_tests::oauth2::{ClientAuth, OAuthConfig, OAuthMock};
 use switchboard_tests::{Api, HostOptions, TestHost, captured_logs};
