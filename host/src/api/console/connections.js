@@ -176,6 +176,8 @@ async function editConnection(conn) {
   });
 }
 
+// ---------------------------------------------------------------- pages
+
 function connectionActions(conn, { onChange, compact = true } = {}) {
   const can = !!conn.service.auth_type;
   const acts = [];
