@@ -636,6 +636,60 @@ describe('the web console', { timeout: 300_000 }, () => {
     assert.equal(await page.evaluate(() => localStorage.getItem('switchboard.theme')), 'light');
   });
 
+  step('loads every page from a fresh start with its modules and no console error', async () => {
+    // Each page is loaded anew (a full navigation, not a hash change), so every ES module
+    // under /console/ is fetched and linked again; a module that fails to load, is not
+    // served as JavaScript or imports a name another module does not export shows here.
+    const pages = [
+      ['#/connections', 'My connections'],
+      ['#/connections/new', 'Create connection'],
+      ['#/connections/echo_main', 'Echo (main)'],
+      ['#/services', 'Services'],
+      ['#/services/new', 'Create service'],
+      ['#/services/echo_api', 'Echo API'],
+      ['#/services/echo_api/edit', 'Edit Echo API'],
+      ['#/services/github', 'GitHub'],
+      ['#/services/github/edit', 'GitHub is read-only'],
+      ['#/functions', 'Functions'],
+      ['#/functions/fetch', 'fetch'],
+      ['#/no/such/page', 'Not found'],
+    ];
+    const fresh = await context.newPage();
+    const problems = [];
+    const modules = new Map();
+    fresh.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    fresh.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    fresh.on('requestfailed', (r) => problems.push(`failed: ${r.url()} (${r.failure()?.errorText})`));
+    fresh.on('response', (r) => {
+      const url = new URL(r.url());
+      if (url.origin !== base || !url.pathname.startsWith('/console/')) return;
+      modules.set(url.pathname, `${r.status()} ${r.headers()['content-type']}`);
+      if (r.status() !== 200) problems.push(`${url.pathname}: HTTP ${r.status()}`);
+    });
+    try {
+      // Signed out (a new tab has its own session storage): the sign-in page.
+      await fresh.goto(`${base}/`);
+      await fresh.getByRole('heading', { level: 1, name: 'Switchboard' }).waitFor();
+      assert.deepEqual(problems, [], 'sign-in page');
+      await fresh.evaluate((t) => sessionStorage.setItem('switchboard.token', t), adminToken);
+      for (const [i, [hash, title]] of pages.entries()) {
+        // A new query string makes it a full navigation; the host ignores it.
+        await fresh.goto(`${base}/?load=${i}${hash}`);
+        await fresh.getByRole('heading', { level: 1, name: title, exact: true }).waitFor();
+        await fresh.locator('main[aria-busy]').waitFor({ state: 'detached' });
+        assert.deepEqual(problems, [], hash);
+        assert.equal(await fresh.evaluate(() => document.title), `${title} · Switchboard`, hash);
+      }
+    } finally {
+      await fresh.close();
+    }
+    assert.ok(modules.has('/console/main.js'), 'the entry module was loaded');
+    assert.ok(modules.size >= 10, `the console is split into modules: ${[...modules.keys()].join(', ')}`);
+    for (const [path, answer] of modules) assert.equal(answer, '200 text/javascript; charset=utf-8', path);
+  });
+
   step('is usable on a narrow screen and signs out', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${base}/#/connections`);

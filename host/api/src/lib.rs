@@ -5,7 +5,7 @@
 pub mod app;
 mod catalog;
 mod connections;
-mod console;
+pub mod console;
 mod error;
 
 use std::sync::Arc;
@@ -121,7 +121,7 @@ pub fn router(app: Arc<App>, token: AdminToken, max_component_bytes: usize) -> R
         .route("/oauth/start", get(connections::oauth_start))
         .route("/oauth/callback", get(connections::oauth_callback))
         .route("/", get(console::page))
-        .route("/console.js", get(console::script))
+        .route("/console/{name}", get(console::module))
         .route("/console.css", get(console::style))
         .nest("/api/v1", api)
         .fallback(not_found)

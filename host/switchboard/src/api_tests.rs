@@ -342,9 +342,10 @@ async fn the_console_and_its_assets_are_open_and_locked_down() {
         (
             "/",
             "text/html",
-            r#"<script type="module" src="/console.js"></script>"#,
+            r#"<script type="module" src="/console/main.js"></script>"#,
         ),
-        ("/console.js", "text/javascript", "Authorization"),
+        ("/console/main.js", "text/javascript", "renderShell"),
+        ("/console/api.js", "text/javascript", "Authorization"),
         ("/console.css", "text/css", "[data-theme=\"dark\"]"),
     ] {
         // No token: the page asks for it.
@@ -384,6 +385,85 @@ async fn the_console_and_its_assets_are_open_and_locked_down() {
     }
     let (status, body) = f.call("GET", "/console.jsx", None, vec![]).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn every_console_module_is_served_as_javascript_and_nothing_else_is() {
+    let f = fixture().await;
+    for (name, source) in switchboard_api::console::MODULES {
+        let uri = format!("/console/{name}");
+        let response = f
+            .router
+            .clone()
+            .oneshot(Request::get(&uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        let headers = response.headers().clone();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        // Browsers refuse a module script without a JavaScript MIME type.
+        assert_eq!(
+            header("content-type"),
+            "text/javascript; charset=utf-8",
+            "{uri}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{uri}");
+        assert_eq!(header("cache-control"), "no-cache", "{uri}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{uri}");
+        let csp = header("content-security-policy");
+        assert!(csp.contains("script-src 'self';"), "{uri}: {csp}");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(bytes, source.as_bytes(), "{uri}");
+    }
+    // Every relative import names a served module, and every served module is imported
+    // by another one (or is the entry point): no 404 at load time, no dead entry.
+    let served: Vec<&str> = switchboard_api::console::MODULES.iter().map(|(n, _)| *n).collect();
+    let mut imported = vec!["main.js"];
+    for (name, source) in switchboard_api::console::MODULES {
+        for line in source.lines().filter(|l| l.starts_with("import ")) {
+            let target = line
+                .split("from './")
+                .nth(1)
+                .and_then(|rest| rest.split('\'').next())
+                .unwrap_or_else(|| panic!("{name}: an import not from ./: {line}"));
+            assert!(
+                served.contains(&target),
+                "{name} imports {target}, not served"
+            );
+            imported.push(target);
+        }
+    }
+    for name in &served {
+        assert!(
+            imported.contains(name),
+            "{name} is served but never imported"
+        );
+    }
+    // Only the listed names: no other file, no path, and not the old single script.
+    for uri in [
+        "/console/nope.js",
+        "/console/main",
+        "/console/MAIN.JS",
+        "/console/..%2Fconsole.rs",
+        "/console/%2E%2E%2Fmod.rs",
+        "/console/main.js/x",
+        "/console/",
+        "/console",
+        "/console.js",
+    ] {
+        let (status, body) = f.call("GET", uri, None, vec![]).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{uri}: {body}"
+        );
+    }
 }
 
 // ---- default services (the catalogue) ----
