@@ -342,3 +342,5 @@ async fn logs(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_tests;
