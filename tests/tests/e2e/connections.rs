@@ -597,13 +597,13 @@ async fn a_canary_secret_appears_nowhere_anyone_can_read() {
         assert_eq!(status, 400, "{out}");
         seen.push(out);
     }
-    seen.push(
-        api.connect(
+    let connected = api
+        .connect(
             "vault_main",
             &json!({"values": {"X-Key": CANARY, "k": CANARY}}),
         )
-        .await,
-    );
+        .await;
+    seen.push(serde_json::to_value(connected).unwrap());
     api.grant("fetch", "vault_main").await;
 
     // Plugin-visible values: echoed responses, errors, redirects.
@@ -828,14 +828,11 @@ async fn bad_definitions_and_values_are_refused_with_a_reason() {
     let created = api
         .create_connection("c1", "acme", &json!({"host": "127.0.0.1"}))
         .await;
-    assert_eq!(created["status"], "not_connected");
-    assert_eq!(created["api_origins"], json!([mock.origin()]));
+    assert_eq!(created.status, "not_connected");
+    assert_eq!(created.api_origins, [mock.origin()]);
     assert!(
-        created["snippet"]
-            .as_str()
-            .unwrap()
-            .contains("invoke_url(\n    Some(\"c1\")"),
-        "{created}"
+        created.snippet.contains("invoke_url(\n    Some(\"c1\")"),
+        "{created:?}"
     );
     let (status, _) = api
         .post_json(
