@@ -295,6 +295,14 @@ impl Api {
         }
     }
 
+    /// Connection `link` as the API shows it; asserts it exists.
+    pub async fn connection(&self, link: &str) -> client::Connection {
+        self.client
+            .show_connection(link)
+            .await
+            .unwrap_or_else(|e| panic!("show connection {link}: {e}"))
+    }
+
     /// Grants `function` the use of `link` and asserts success.
     pub async fn grant(&self, function: &str, link: &str) {
         self.client
