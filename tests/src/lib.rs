@@ -1,6 +1,8 @@
 //! Harness for the end-to-end tests and benchmarks: a real host on port 0 with
-//! a temporary data folder, an HTTP client for its API, and mock upstreams on
-//! loopback that record what they receive.
+//! a temporary data folder, clients of its API (the typed
+//! [`switchboard_client::Client`] the CLI uses, and raw requests for tests of error
+//! answers and malformed input), and mock upstreams on loopback that record what they
+//! receive.
 //!
 //! The plugins are built for wasm32-wasip2 by this crate's build script; their
 //! paths are constants in `$OUT_DIR/plugins.rs`.
@@ -20,6 +22,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use switchboard::server::{self, Running, ServeConfig};
+pub use switchboard_client as client;
+use switchboard_client::Client;
 
 /// A host serving on 127.0.0.1:0 over a data folder that outlives restarts.
 #[derive(Debug)]
@@ -136,18 +140,32 @@ impl TestHost {
         Self::start_with(&data, opts).await
     }
 
-    /// `/api/v1/status` runtime counter `name` (compiled, deserialized, calls).
+    /// The typed API client (the one the CLI uses), with the admin token.
+    pub fn client(&self) -> Client {
+        self.api.client().clone()
+    }
+
+    /// `/api/v1/status` runtime counter `name` (compiled, compiles_started,
+    /// deserialized, calls).
     pub async fn counter(&self, name: &str) -> u64 {
-        let (status, body) = self.api.get("/api/v1/status").await;
-        assert_eq!(status, 200, "{body}");
-        body["runtime"][name].as_u64().expect("counter present")
+        let runtime = self.api.client().status().await.expect("status").runtime;
+        match name {
+            "compiled" => runtime.compiled,
+            "compiles_started" => runtime.compiles_started,
+            "deserialized" => runtime.deserialized,
+            "calls" => runtime.calls,
+            other => panic!("no runtime counter `{other}`"),
+        }
     }
 }
 
-/// A small client for the host's API.
+/// Clients of the host's API: [`Api::client`] is the typed one; the raw methods
+/// (`get`, `post_json`, ...) answer the status and the body as JSON, for tests of error
+/// answers and malformed requests.
 #[derive(Debug, Clone)]
 pub struct Api {
     http: reqwest::Client,
+    client: Client,
     base: String,
     token: String,
 }
@@ -157,9 +175,15 @@ impl Api {
     pub fn new(base: &str, token: &str) -> Self {
         Self {
             http: reqwest::Client::new(),
+            client: Client::new(base, token).expect("the host's URL"),
             base: base.to_owned(),
             token: token.to_owned(),
         }
+    }
+
+    /// The typed client.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Base URL.
@@ -220,60 +244,71 @@ impl Api {
     }
 
     /// Creates a service and asserts success.
-    pub async fn create_service(&self, definition: &Value) -> Value {
-        let (status, body) = self.post_json("/api/v1/services", definition).await;
-        assert_eq!(status, 201, "create service: {body}");
-        body
+    pub async fn create_service(&self, definition: &Value) -> client::Service {
+        self.client
+            .create_service(definition)
+            .await
+            .unwrap_or_else(|e| panic!("create service: {e}"))
     }
 
     /// Creates a connection of `service` with dynamic-parameter values and asserts success.
-    pub async fn create_connection(&self, link: &str, service: &str, params: &Value) -> Value {
-        let (status, body) = self
-            .post_json(
-                "/api/v1/connections",
-                &serde_json::json!({
-                    "link_name": link, "display_name": link, "service": service, "params": params,
-                }),
-            )
-            .await;
-        assert_eq!(status, 201, "create connection: {body}");
-        body
+    pub async fn create_connection(
+        &self,
+        link: &str,
+        service: &str,
+        params: &Value,
+    ) -> client::Connection {
+        let new = client::NewConnection {
+            link_name: link.to_owned(),
+            display_name: link.to_owned(),
+            service: service.to_owned(),
+            params: serde_json::from_value(params.clone()).expect("params are text values"),
+            ..Default::default()
+        };
+        self.client
+            .create_connection(&new)
+            .await
+            .unwrap_or_else(|e| panic!("create connection {link}: {e}"))
     }
 
     /// Connects `link` with a connect body and asserts success.
-    pub async fn connect(&self, link: &str, credentials: &Value) -> Value {
-        let (status, body) = self
-            .post_json(&format!("/api/v1/connections/{link}/connect"), credentials)
-            .await;
-        assert_eq!(status, 200, "connect {link}: {body}");
-        assert_eq!(body["status"], "connected", "{body}");
-        body
+    pub async fn connect(&self, link: &str, credentials: &Value) -> client::Connection {
+        let done = self
+            .client
+            .connect(link, credentials)
+            .await
+            .unwrap_or_else(|e| panic!("connect {link}: {e}"));
+        assert_eq!(done.connection.status, "connected", "{done:?}");
+        done.connection
     }
 
     /// Starts connecting an OAuth connection; returns the link to open in a browser.
     pub async fn start_sign_in(&self, link: &str) -> String {
-        let (status, out) = self
-            .post_json(
-                &format!("/api/v1/connections/{link}/connect"),
-                &serde_json::json!({}),
-            )
-            .await;
-        assert_eq!(status, 200, "{out}");
-        out["authorize_url"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no authorize_url: {out}"))
-            .to_owned()
+        let done = self
+            .client
+            .connect(link, &serde_json::json!({}))
+            .await
+            .unwrap_or_else(|e| panic!("connect {link}: {e}"));
+        match done.authorize_url {
+            Some(url) => url,
+            None => panic!("no authorize_url: {:?}", done.connection),
+        }
+    }
+
+    /// Connection `link` as the API shows it; asserts it exists.
+    pub async fn connection(&self, link: &str) -> client::Connection {
+        self.client
+            .show_connection(link)
+            .await
+            .unwrap_or_else(|e| panic!("show connection {link}: {e}"))
     }
 
     /// Grants `function` the use of `link` and asserts success.
     pub async fn grant(&self, function: &str, link: &str) {
-        let (status, body) = self
-            .post_json(
-                &format!("/api/v1/functions/{function}/grants"),
-                &serde_json::json!({ "connection": link }),
-            )
-            .await;
-        assert_eq!(status, 201, "grant {function} {link}: {body}");
+        self.client
+            .grant(function, link)
+            .await
+            .unwrap_or_else(|e| panic!("grant {function} {link}: {e}"));
     }
 
     /// Deploys the component at `wasm` as `name`, with a raw query string (`""` for none).

@@ -423,7 +423,10 @@ async fn every_console_module_is_served_as_javascript_and_nothing_else_is() {
     }
     // Every relative import names a served module, and every served module is imported
     // by another one (or is the entry point): no 404 at load time, no dead entry.
-    let served: Vec<&str> = switchboard_api::console::MODULES.iter().map(|(n, _)| *n).collect();
+    let served: Vec<&str> = switchboard_api::console::MODULES
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
     let mut imported = vec!["main.js"];
     for (name, source) in switchboard_api::console::MODULES {
         for line in source.lines().filter(|l| l.starts_with("import ")) {

@@ -24,6 +24,8 @@ pub mod server;
 
 #[cfg(test)]
 mod api_tests;
+#[cfg(test)]
+mod wire_tests;
 
 // The crates below, under the names the layers have in docs/architecture.md, for the
 // end-to-end tests and for embedding.

@@ -459,3 +459,179 @@ async fn services_connections_and_grants_from_the_command_line() {
     assert!(ok(&show).contains("status:       connected"));
     running.stop().await.unwrap();
 }
+
+/// Runs the binary with its standard output a pipe whose reader is already closed, as
+/// in `switchboard service list | head -1` once `head` has its line.
+fn switchboard_into_closed_pipe(args: &[&str], url: &str, data: &std::path::Path) -> Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env("SWITCHBOARD_URL", url)
+        .env("SWITCHBOARD_DATA", data)
+        .env_remove("SWITCHBOARD_TOKEN")
+        .stdout(writer)
+        .output()
+        .expect("running switchboard")
+}
+
+/// Parses a command's standard output as JSON.
+fn json_of(out: &Output) -> serde_json::Value {
+    let stdout = ok(out);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_commands_print_the_api_views_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = server::spawn(ServeConfig::new(dir.path()), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = running.url();
+    let data = dir.path().to_owned();
+    tokio::task::spawn_blocking({
+        let (url, data) = (url.clone(), data.clone());
+        move || {
+            let run = |args: &[&str]| switchboard(args, &url, &data);
+            let acme = data.join("acme.toml");
+            std::fs::write(&acme, ACME_TOML).unwrap();
+            ok(&run(&[
+                "service",
+                "create",
+                "--file",
+                acme.to_str().unwrap(),
+            ]));
+            ok(&run(&[
+                "connection",
+                "create",
+                "acme_prod",
+                "--service",
+                "acme",
+                "--name",
+                "Acme (production)",
+                "--param",
+                "domain=zylker",
+            ]));
+
+            let v = json_of(&run(&["function", "list", "--output", "json"]));
+            assert_eq!(v, serde_json::json!({ "functions": [] }));
+
+            let v = json_of(&run(&[
+                "service", "list", "--output", "json", "--kind", "custom",
+            ]));
+            let services = v["services"].as_array().unwrap();
+            assert_eq!(services.len(), 1, "{v}");
+            assert_eq!(services[0]["link_name"], "acme");
+            assert_eq!(services[0]["auth"]["type"], "api_key");
+            assert_eq!(services[0]["connections"], 1);
+
+            // The catalogue: default services, as JSON and as a table.
+            let v = json_of(&run(&[
+                "service", "list", "-o", "json", "--kind", "default",
+            ]));
+            let defaults = v["services"].as_array().unwrap();
+            assert!(defaults.len() > 10, "{v}");
+            assert!(defaults.iter().all(|s| s["kind"] == "default"), "{v}");
+            let table = ok(&run(&["service", "list", "--kind", "default"]));
+            let header = table.lines().next().unwrap();
+            assert!(
+                header.starts_with("LINK") && header.contains("CONNECTIONS"),
+                "{table}"
+            );
+            assert_eq!(table.lines().count(), defaults.len() + 1, "{table}");
+
+            let v = json_of(&run(&["service", "categories", "--output", "json"]));
+            assert!(v["categories"].as_object().unwrap().len() > 3, "{v}");
+            assert_eq!(
+                v["categories"]["crm"].as_u64().map(|n| n > 0),
+                Some(true),
+                "{v}"
+            );
+
+            let v = json_of(&run(&["service", "show", "acme", "--output", "json"]));
+            assert_eq!(v["display_name"], "Acme CRM");
+            assert_eq!(v["dynamic_params"][0]["key"], "domain");
+
+            let v = json_of(&run(&["connection", "list", "--output", "json"]));
+            assert_eq!(v["connections"][0]["link_name"], "acme_prod", "{v}");
+            assert_eq!(v["connections"][0]["status"], "not_connected");
+
+            let v = json_of(&run(&[
+                "connection",
+                "show",
+                "acme_prod",
+                "--output",
+                "json",
+            ]));
+            assert_eq!(v["params"]["domain"], "zylker");
+            assert_eq!(v["service"]["link_name"], "acme");
+            assert!(v["snippet"].as_str().unwrap().contains("invoke_url"), "{v}");
+
+            let v = json_of(&run(&[
+                "connection",
+                "activity",
+                "acme_prod",
+                "--output",
+                "json",
+            ]));
+            assert_eq!(
+                v,
+                serde_json::json!({ "connection": "acme_prod", "activity": [] })
+            );
+
+            // Function reads of an unknown function fail with the API's message, in
+            // either format.
+            for args in [
+                &["function", "show", "ghost", "--output", "json"][..],
+                &["function", "logs", "ghost", "--output", "json"][..],
+                &["function", "grants", "ghost", "--output", "json"][..],
+                &["function", "grants", "ghost"][..],
+            ] {
+                fails(&run(args), "ghost");
+            }
+
+            // A format that does not exist is a usage error naming the ones that do.
+            let bad = run(&["connection", "list", "--output", "yaml"]);
+            assert_eq!(bad.status.code(), Some(2));
+            assert!(text(&bad.stderr).contains("json"), "{}", text(&bad.stderr));
+        }
+    })
+    .await
+    .unwrap();
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_pipe_ends_a_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = server::spawn(ServeConfig::new(dir.path()), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = running.url();
+    let data = dir.path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        for args in [
+            &["service", "list"][..],
+            &["service", "list", "--output", "json"][..],
+            &["service", "show", "github"][..],
+            &["service", "categories"][..],
+            &["function", "list"][..],
+        ] {
+            let out = switchboard_into_closed_pipe(args, &url, &data);
+            assert!(
+                out.status.success(),
+                "{args:?}: {:?} {}",
+                out.status,
+                text(&out.stderr)
+            );
+            assert_eq!(text(&out.stderr), "", "{args:?}");
+        }
+        // An error still says what went wrong (on stderr, which is not the pipe).
+        let out = switchboard_into_closed_pipe(&["service", "show", "ghost"], &url, &data);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("ghost"), "{}", text(&out.stderr));
+    })
+    .await
+    .unwrap();
+    running.stop().await.unwrap();
+}

@@ -6,6 +6,7 @@
 
 use serde_json::json;
 use switchboard_tests::TestHost;
+use switchboard_tests::client::{NewConnection, ServiceFilter};
 
 const SECRET: &str = "cs-CANARY-catalog-client-secret";
 
@@ -22,66 +23,72 @@ async fn a_default_oauth_service_connects_with_the_operators_client() {
     let host = TestHost::start(dir.path()).await;
     let api = &host.api;
 
-    let (status, body) = api.get("/api/v1/services?kind=default").await;
-    assert_eq!(status, 200, "{body}");
-    let defaults = body["services"].as_array().unwrap();
+    let client = api.client();
+    let defaults = client
+        .list_services(&ServiceFilter {
+            kind: Some("default".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .services;
     assert!(defaults.len() >= 80, "{}", defaults.len());
-    assert!(defaults.iter().all(|s| s["kind"] == "default"));
-    let (_, body) = api.get("/api/v1/services?q=salesforce&category=crm").await;
-    assert_eq!(body["services"][0]["link_name"], "salesforce", "{body}");
+    assert!(defaults.iter().all(|s| s.kind == "default"));
+    let found = client
+        .list_services(&ServiceFilter {
+            search: Some("salesforce".into()),
+            category: Some("crm".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .services;
+    assert_eq!(found[0].link_name, "salesforce", "{found:?}");
 
     // A connection of the default Salesforce service, on the operator's My Domain.
-    let (status, body) = api
-        .post_json(
-            "/api/v1/connections",
-            &json!({
-                "link_name": "sf_prod", "display_name": "Salesforce (production)",
-                "service": "salesforce", "params": {"domain": "acme"},
-                "scopes": ["api", "refresh_token"],
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(
-        body["api_origins"],
-        json!(["https://acme.my.salesforce.com"])
-    );
-    let (status, body) = api
-        .post_json("/api/v1/connections/sf_prod/connect", &json!({}))
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"]["code"], "client_not_configured");
+    let created = client
+        .create_connection(&NewConnection {
+            link_name: "sf_prod".into(),
+            display_name: "Salesforce (production)".into(),
+            service: "salesforce".into(),
+            params: [("domain".to_owned(), "acme".to_owned())].into(),
+            scopes: vec!["api".into(), "refresh_token".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.api_origins, ["https://acme.my.salesforce.com"]);
+    let e = client.connect("sf_prod", &json!({})).await.unwrap_err();
+    assert_eq!(e.status(), Some(400), "{e}");
+    assert_eq!(e.code(), Some("client_not_configured"));
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
+        e.to_string()
             .contains("switchboard service client salesforce"),
-        "{body}"
+        "{e}"
     );
 
-    let (status, body) = api
-        .put_json(
-            "/api/v1/services/salesforce/client",
-            &json!({"client_id": "3MVG9-consumer-key", "client_secret": SECRET}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["client_secret_set"], true);
-    assert!(!body.to_string().contains(SECRET));
+    let set = client
+        .set_service_client("salesforce", "3MVG9-consumer-key", SECRET)
+        .await
+        .unwrap();
+    assert!(set.service.client_secret_set);
+    assert!(!format!("{set:?}").contains(SECRET));
 
     // The client survives a restart (sealed in the store, not in memory only).
     let host = host.restart().await;
     let api = &host.api;
-    let (_, body) = api.get("/api/v1/services/salesforce").await;
-    assert_eq!(body["auth"]["client_id"], "3MVG9-consumer-key", "{body}");
-    assert_eq!(body["client_secret_set"], true);
-    assert_eq!(body["connections"], 1);
+    let client = host.client();
+    let service = client.show_service("salesforce").await.unwrap();
+    assert_eq!(
+        service.auth.text("client_id"),
+        Some("3MVG9-consumer-key"),
+        "{service:?}"
+    );
+    assert!(service.client_secret_set);
+    assert_eq!(service.connections, 1);
 
-    let (status, body) = api
-        .post_json("/api/v1/connections/sf_prod/connect", &json!({}))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let start = body["authorize_url"].as_str().unwrap();
+    let started = client.connect("sf_prod", &json!({})).await.unwrap();
+    let start = started.authorize_url.as_deref().unwrap();
     assert!(start.starts_with(&host.running.url()), "{start}");
     let r = no_redirects().get(start).send().await.unwrap();
     assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());

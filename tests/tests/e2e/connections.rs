@@ -119,18 +119,21 @@ async fn api_key_values_land_exactly_where_the_service_says() {
     assert!(header(get, "authorization").is_empty());
 
     // The use is in the activity, without the query string or any value.
-    let (status, activity) = host.api.get("/api/v1/connections/acme_prod/activity").await;
-    assert_eq!(status, 200, "{activity}");
-    let records = activity["activity"].as_array().unwrap();
-    assert_eq!(records.len(), 3, "{activity}");
-    assert_eq!(records[0]["function"], "fetch");
-    assert_eq!(records[0]["method"], "POST");
-    assert_eq!(records[0]["origin"], mock.origin());
-    assert_eq!(records[0]["path"], "/v1/items");
-    assert_eq!(records[0]["status"], 200);
-    assert_eq!(records[0]["outcome"], "ok");
-    assert!(records[0]["duration_ms"].as_f64().unwrap() > 0.0);
-    assert!(!activity.to_string().contains("CANARY"), "{activity}");
+    let activity = host.client().activity("acme_prod", None).await.unwrap();
+    assert_eq!(activity.connection, "acme_prod");
+    let records = &activity.activity;
+    assert_eq!(records.len(), 3, "{activity:?}");
+    assert_eq!(records[0].function, "fetch");
+    assert_eq!(records[0].method, "POST");
+    assert_eq!(records[0].origin, mock.origin());
+    assert_eq!(records[0].path, "/v1/items");
+    assert_eq!(records[0].status, Some(200));
+    assert_eq!(records[0].outcome, "ok");
+    assert!(records[0].duration_ms > 0.0);
+    assert!(
+        !serde_json::to_string(&activity).unwrap().contains("CANARY"),
+        "{activity:?}"
+    );
 }
 
 #[tokio::test]
@@ -319,21 +322,17 @@ async fn refused_requests_send_nothing() {
     assert!(other.received().is_empty(), "the other origin got nothing");
 
     // Every refusal after the lookup is in the activity.
-    let (_, activity) = api.get("/api/v1/connections/acme_prod/activity").await;
-    let outcomes: Vec<&str> = activity["activity"]
-        .as_array()
-        .unwrap()
+    let activity = api.client().activity("acme_prod", None).await.unwrap();
+    let outcomes: Vec<&str> = activity
+        .activity
         .iter()
-        .map(|r| r["outcome"].as_str().unwrap())
+        .map(|r| r.outcome.as_str())
         .collect();
-    assert!(outcomes.contains(&"host-not-allowed"), "{activity}");
-    assert!(outcomes.contains(&"invalid-request"), "{activity}");
-    assert_eq!(outcomes.last(), Some(&"needs-reconnect"), "{activity}");
-    let (_, activity) = api.get("/api/v1/connections/acme_other/activity").await;
-    assert_eq!(
-        activity["activity"][0]["outcome"], "not-granted",
-        "{activity}"
-    );
+    assert!(outcomes.contains(&"host-not-allowed"), "{activity:?}");
+    assert!(outcomes.contains(&"invalid-request"), "{activity:?}");
+    assert_eq!(outcomes.last(), Some(&"needs-reconnect"), "{activity:?}");
+    let activity = api.client().activity("acme_other", None).await.unwrap();
+    assert_eq!(activity.activity[0].outcome, "not-granted", "{activity:?}");
 }
 
 #[tokio::test]
@@ -540,16 +539,15 @@ async fn a_restart_keeps_services_connections_grants_and_activity() {
     );
     let last = mock.received().pop().unwrap();
     assert_eq!(last.uri, "/after?api_key=cq-CANARY-q1");
-    let (_, activity) = api.get("/api/v1/connections/acme_prod/activity").await;
-    let paths: Vec<&str> = activity["activity"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["path"].as_str().unwrap())
-        .collect();
+    let activity = api.client().activity("acme_prod", None).await.unwrap();
+    let paths: Vec<&str> = activity.activity.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(paths, ["/before", "/after"]);
-    let (_, f) = api.get("/api/v1/functions/fetch").await;
-    assert_eq!(f["grants"], json!(["acme_prod"]));
+    let f = api.client().show_function("fetch").await.unwrap();
+    assert_eq!(f.grants.as_deref(), Some(&["acme_prod".to_owned()][..]));
+    let grants = api.client().list_grants("fetch").await.unwrap();
+    assert_eq!(grants.function, "fetch");
+    assert_eq!(grants.grants.len(), 1);
+    assert_eq!(grants.grants[0].connection, "acme_prod");
 
     // Deleting the function drops its grants: redeployed, it has none.
     let (status, _) = api.delete("/api/v1/functions/fetch").await;
@@ -597,13 +595,13 @@ async fn a_canary_secret_appears_nowhere_anyone_can_read() {
         assert_eq!(status, 400, "{out}");
         seen.push(out);
     }
-    seen.push(
-        api.connect(
+    let connected = api
+        .connect(
             "vault_main",
             &json!({"values": {"X-Key": CANARY, "k": CANARY}}),
         )
-        .await,
-    );
+        .await;
+    seen.push(serde_json::to_value(connected).unwrap());
     api.grant("fetch", "vault_main").await;
 
     // Plugin-visible values: echoed responses, errors, redirects.
@@ -784,8 +782,15 @@ async fn bad_definitions_and_values_are_refused_with_a_reason() {
             "{needle}: {out}"
         );
     }
-    let (_, list) = api.get("/api/v1/services?kind=custom").await;
-    assert_eq!(list["services"], json!([]), "nothing was stored");
+    let custom = api
+        .client()
+        .list_services(&switchboard_tests::client::ServiceFilter {
+            kind: Some("custom".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(custom.services.is_empty(), "nothing was stored");
 
     api.create_service(&good).await;
     let (status, out) = api.post_json("/api/v1/services", &good).await;
@@ -828,14 +833,11 @@ async fn bad_definitions_and_values_are_refused_with_a_reason() {
     let created = api
         .create_connection("c1", "acme", &json!({"host": "127.0.0.1"}))
         .await;
-    assert_eq!(created["status"], "not_connected");
-    assert_eq!(created["api_origins"], json!([mock.origin()]));
+    assert_eq!(created.status, "not_connected");
+    assert_eq!(created.api_origins, [mock.origin()]);
     assert!(
-        created["snippet"]
-            .as_str()
-            .unwrap()
-            .contains("invoke_url(\n    Some(\"c1\")"),
-        "{created}"
+        created.snippet.contains("invoke_url(\n    Some(\"c1\")"),
+        "{created:?}"
     );
     let (status, _) = api
         .post_json(

@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use switchboard_tests::TestHost;
+use switchboard_tests::client::Limits;
 
 use crate::{FETCH, HELLO};
 
@@ -26,63 +27,51 @@ async fn deploy_invoke_redeploy_rollback_delete() {
             .await,
         2
     );
-    let (status, show) = api.get("/api/v1/functions/hello").await;
-    assert_eq!(status, 200);
-    assert_eq!(show["current_version"], 2);
-    let versions = show["versions"].as_array().unwrap();
+    let client = api.client();
+    let show = client.show_function("hello").await.unwrap();
+    assert_eq!(show.current_version, 2);
+    let versions = show.versions.unwrap();
     assert_eq!(versions.len(), 2);
-    assert_eq!(versions[0]["current"], false);
-    assert_eq!(versions[1]["current"], true);
+    assert!(!versions[0].current);
+    assert!(versions[1].current);
     assert_eq!(
-        versions[1]["limits"],
-        json!({ "memory_mib": 32, "timeout_ms": 2000, "max_requests": 32, "max_concurrency": 0 })
+        versions[1].limits,
+        Limits {
+            memory_mib: 32,
+            timeout_ms: 2000,
+            max_requests: 32,
+            max_concurrency: 0
+        }
     );
-    assert_eq!(versions[0]["limits"]["timeout_ms"], 10_000);
-    assert_eq!(versions[0]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(versions[0].limits.timeout_ms, 10_000);
+    assert_eq!(versions[0].sha256.len(), 64);
 
     // Version 2 is the fetch plugin: given no URL it fails as a function.
     let (status, out) = api.invoke("hello", &json!({ "name": "Ada" })).await;
     assert_ne!(status, 200, "{out}");
 
-    let (status, out) = api
-        .post(
-            "/api/v1/functions/hello/rollback",
-            br#"{"version": 1}"#.to_vec(),
-        )
-        .await;
-    assert_eq!((status, &out["current_version"]), (200, &json!(1)), "{out}");
+    assert_eq!(
+        client.rollback("hello", 1).await.unwrap().current_version,
+        1
+    );
     let (status, out) = api.invoke("hello", &json!({ "name": "Grace" })).await;
     assert_eq!((status, out), (200, json!({ "greeting": "Hello, Grace!" })));
 
-    let (status, out) = api
-        .post(
-            "/api/v1/functions/hello/rollback",
-            br#"{"version": 9}"#.to_vec(),
-        )
-        .await;
-    assert_eq!(status, 404, "{out}");
-    assert!(
-        out["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no version 9")
-    );
+    let e = client.rollback("hello", 9).await.unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
+    assert!(e.to_string().contains("no version 9"), "{e}");
 
-    let (status, list) = api.get("/api/v1/functions").await;
-    assert_eq!(status, 200);
-    assert_eq!(list["functions"][0]["name"], "hello");
-    assert_eq!(list["functions"][0]["current_version"], 1);
-    assert_eq!(list["functions"][0]["latest_version"], 2);
+    let list = client.list_functions().await.unwrap().functions;
+    assert_eq!(list[0].name, "hello");
+    assert_eq!(list[0].current_version, 1);
+    assert_eq!(list[0].latest_version, 2);
+    // Lists leave the versions out.
+    assert_eq!(list[0].versions, None);
 
-    let (status, _) = api.delete("/api/v1/functions/hello").await;
-    assert_eq!(status, 204);
-    let (status, out) = api.invoke("hello", &json!({})).await;
-    assert_eq!(
-        (status, out["error"]["code"].as_str()),
-        (404, Some("not_found"))
-    );
-    let (_, list) = api.get("/api/v1/functions").await;
-    assert_eq!(list["functions"], json!([]));
+    client.delete_function("hello").await.unwrap();
+    let e = client.invoke("hello", "{}").await.unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(404), Some("not_found")));
+    assert!(client.list_functions().await.unwrap().functions.is_empty());
 }
 
 #[tokio::test]
@@ -95,30 +84,30 @@ async fn logs_are_kept_per_call_and_listed() {
         let (status, _) = api.invoke("hello", &json!({ "name": name })).await;
         assert_eq!(status, 200);
     }
-    let (status, logs) = api.get("/api/v1/functions/hello/logs").await;
-    assert_eq!(status, 200, "{logs}");
-    let lines = logs["lines"].as_array().unwrap();
-    assert_eq!(lines.len(), 2, "{logs}");
-    assert!(
-        lines[0]["message"].as_str().unwrap().contains("Ada"),
-        "{logs}"
-    );
-    assert!(
-        lines[1]["message"].as_str().unwrap().contains("Grace"),
-        "{logs}"
-    );
-    assert_eq!(lines[0]["level"], "info");
-    assert_eq!(lines[0]["version"], 1);
-    assert_ne!(lines[0]["invocation"], lines[1]["invocation"]);
+    let logs = api.client().logs("hello", None).await.unwrap();
+    assert_eq!(logs.function, "hello");
+    let lines = logs.lines;
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].message.contains("Ada"), "{lines:?}");
+    assert!(lines[1].message.contains("Grace"), "{lines:?}");
+    assert_eq!(lines[0].level, "info");
+    assert_eq!(lines[0].version, 1);
+    assert_ne!(lines[0].invocation, lines[1].invocation);
 
-    let (_, logs) = api.get("/api/v1/functions/hello/logs?limit=1").await;
-    assert_eq!(logs["lines"].as_array().unwrap().len(), 1);
-    assert!(
-        logs["lines"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Grace")
-    );
+    let logs = api.client().logs("hello", Some(1)).await.unwrap();
+    assert_eq!(logs.lines.len(), 1);
+    assert!(logs.lines[0].message.contains("Grace"));
+
+    // The invocation's headers name the call its log lines carry.
+    let done = api
+        .client()
+        .invoke("hello", r#"{"name": "Lin"}"#)
+        .await
+        .unwrap();
+    assert_eq!(done.version, 1);
+    let last = api.client().logs("hello", Some(1)).await.unwrap().lines;
+    assert_eq!(last[0].invocation, done.invocation);
+    assert!(last[0].message.contains("Lin"));
 }
 
 #[tokio::test]

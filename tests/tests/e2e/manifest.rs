@@ -3,6 +3,7 @@
 //! service is granted and connected, and `grant_to` when creating one.
 
 use serde_json::json;
+use switchboard_tests::client::{DeployOptions, NewConnection};
 use switchboard_tests::{Mock, TestHost};
 
 use crate::FETCH;
@@ -28,16 +29,26 @@ async fn a_function_declares_its_connections_and_runs_once_they_are_there() {
     .await;
 
     let manifest = json!({"connections": [{"service": "acme", "why": "reads the items"}]});
-    let (status, deployed) = api.deploy("fetch", FETCH, &manifest_query(&manifest)).await;
-    assert_eq!(status, 201, "{deployed}");
-    assert_eq!(deployed["requirements"][0]["service"], "acme");
+    let client = api.client();
+    let deployed = client
+        .deploy(
+            "fetch",
+            std::fs::read(FETCH).unwrap(),
+            &DeployOptions {
+                manifest: Some(manifest),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let requirements = deployed.requirements.as_deref().unwrap();
+    assert_eq!(requirements[0].service, "acme");
+    assert!(!requirements[0].satisfied, "{deployed:?}");
     assert_eq!(
-        deployed["requirements"][0]["satisfied"], false,
-        "{deployed}"
-    );
-    assert_eq!(
-        deployed["versions"][0]["requires"][0]["why"],
-        "reads the items"
+        deployed.versions.as_deref().unwrap()[0].requires[0]
+            .why
+            .as_deref(),
+        Some("reads the items")
     );
 
     let input = json!({"url": format!("{}/items", mock.origin()), "connection": "acme_main"});
@@ -51,25 +62,29 @@ async fn a_function_declares_its_connections_and_runs_once_they_are_there() {
 
     // Creating a connection for the function grants it; until it is connected the
     // function still may not run.
-    let (status, out) = api
-        .post_json(
-            "/api/v1/connections",
-            &json!({"link_name": "acme_main", "display_name": "Main", "service": "acme",
-                    "grant_to": ["ghost"]}),
-        )
-        .await;
-    assert_eq!(status, 404, "{out}");
-    let (status, _) = api.get("/api/v1/connections/acme_main").await;
-    assert_eq!(status, 404, "nothing was created for an unknown function");
-    let (status, created) = api
-        .post_json(
-            "/api/v1/connections",
-            &json!({"link_name": "acme_main", "display_name": "Main", "service": "acme",
-                    "grant_to": ["fetch"]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    assert_eq!(created["granted_to"], json!(["fetch"]));
+    let for_function = |f: &str| NewConnection {
+        link_name: "acme_main".into(),
+        display_name: "Main".into(),
+        service: "acme".into(),
+        grant_to: vec![f.to_owned()],
+        ..Default::default()
+    };
+    let e = client
+        .create_connection(&for_function("ghost"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
+    let e = client.show_connection("acme_main").await.unwrap_err();
+    assert_eq!(
+        e.status(),
+        Some(404),
+        "nothing was created for an unknown function"
+    );
+    let created = client
+        .create_connection(&for_function("fetch"))
+        .await
+        .unwrap();
+    assert_eq!(created.granted_to, ["fetch"]);
     let (status, out) = api.invoke("fetch", &input).await;
     assert_eq!(status, 409, "{out}");
     assert!(
@@ -82,15 +97,15 @@ async fn a_function_declares_its_connections_and_runs_once_they_are_there() {
 
     api.connect("acme_main", &json!({"values": {"key": "k-1"}}))
         .await;
-    let (_, shown) = api.get("/api/v1/functions/fetch").await;
-    assert_eq!(shown["requirements"][0]["satisfied"], true, "{shown}");
-    assert_eq!(shown["requirements"][0]["granted"], json!(["acme_main"]));
+    let shown = client.show_function("fetch").await.unwrap();
+    let requirements = shown.requirements.as_deref().unwrap();
+    assert!(requirements[0].satisfied, "{shown:?}");
+    assert_eq!(requirements[0].granted, ["acme_main"]);
     let (status, out) = api.invoke("fetch", &input).await;
     assert_eq!((status, &out["status"]), (200, &json!(200)), "{out}");
 
     // Revoked again: refused before the function runs.
-    api.post("/api/v1/connections/acme_main/revoke", vec![])
-        .await;
+    client.revoke("acme_main").await.unwrap();
     let (status, _) = api.invoke("fetch", &input).await;
     assert_eq!(status, 409);
 
@@ -115,6 +130,8 @@ async fn a_function_declares_its_connections_and_runs_once_they_are_there() {
             "{needle}: {out}"
         );
     }
-    let (_, shown) = api.get("/api/v1/functions/fetch").await;
-    assert_eq!(shown["current_version"], 1);
+    assert_eq!(
+        client.show_function("fetch").await.unwrap().current_version,
+        1
+    );
 }

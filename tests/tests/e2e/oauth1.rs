@@ -42,8 +42,8 @@ fn service(link: &str, mock: &OAuth1Mock, param_type: &str, method: &str, secret
 
 async fn start_connect(api: &Api, link: &str) -> String {
     let start = api.start_sign_in(link).await;
-    let (_, view) = api.get(&format!("/api/v1/connections/{link}")).await;
-    assert_eq!(view["status"], "not_connected", "{view}");
+    let view = api.connection(link).await;
+    assert_eq!(view.status, "not_connected", "{view:?}");
     start
 }
 
@@ -62,9 +62,9 @@ async fn connect(api: &Api, link: &str, mock: &OAuth1Mock, param_type: &str, met
     let (status, page) = browser_signs_in(&start).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains(&conn) && page.contains("connected"), "{page}");
-    let (_, view) = api.get(&format!("/api/v1/connections/{conn}")).await;
-    assert_eq!(view["status"], "connected", "{view}");
-    assert_eq!(view["credentials"], json!(["token", "token_secret"]));
+    let view = api.connection(&conn).await;
+    assert_eq!(view.status, "connected", "{view:?}");
+    assert_eq!(view.credentials, ["token", "token_secret"]);
     api.grant("fetch", &conn).await;
 }
 
@@ -173,8 +173,7 @@ async fn a_wrong_consumer_secret_fails_at_the_request_token() {
     assert!(message.contains("consumer key and secret"), "{message}");
     assert!(!message.contains("CANARY"), "{message}");
     assert_eq!(mock.refusals(), ["signature_invalid"]);
-    let (_, view) = api.get("/api/v1/connections/photos_main").await;
-    assert_eq!(view["status"], "not_connected");
+    assert_eq!(api.connection("photos_main").await.status, "not_connected");
 
     // Values at connect are refused for an oauth1 service.
     let (status, out) = api
@@ -271,8 +270,8 @@ async fn bad_callbacks_are_refused_plainly() {
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("browser"));
 
-    let (_, view) = api.get("/api/v1/connections/photos_main").await;
-    assert_eq!(view["status"], "not_connected", "{view}");
+    let view = api.connection("photos_main").await;
+    assert_eq!(view.status, "not_connected", "{view:?}");
 }
 
 #[tokio::test]

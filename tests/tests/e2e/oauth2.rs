@@ -115,16 +115,13 @@ async fn authorization_code_with_pkce_connects_and_the_function_calls_the_api() 
     assert_eq!(q["redirect_uri"], format!("{}/oauth/callback", api.base()));
     assert_eq!(mock.token_requests("authorization_code"), 1);
 
-    let (_, view) = api.get("/api/v1/connections/prov_main").await;
-    assert_eq!(view["status"], "connected", "{view}");
-    assert_eq!(view["granted_scopes"], json!(["read"]));
-    assert_eq!(
-        view["credentials"],
-        json!(["access_token", "refresh_token"])
-    );
-    assert!(view["token_expires_at"].is_string(), "{view}");
-    let (_, svc) = api.get("/api/v1/services/prov").await;
-    assert_eq!(svc["client_secret_set"], true);
+    let view = api.connection("prov_main").await;
+    assert_eq!(view.status, "connected", "{view:?}");
+    assert_eq!(view.granted_scopes, ["read"]);
+    assert_eq!(view.credentials, ["access_token", "refresh_token"]);
+    assert!(view.token_expires_at.is_some(), "{view:?}");
+    let svc = api.client().show_service("prov").await.unwrap();
+    assert!(svc.client_secret_set);
 
     let out = call_api(api, &mock, "/api/data").await;
     assert_eq!(out["status"], 200, "{out}");
@@ -170,13 +167,8 @@ async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
     );
     assert_eq!(mock.api_requests(), api_before + 1, "no 401 round trip");
     assert!(!mock.grant_revoked());
-    let (_, view) = api.get("/api/v1/connections/prov_main").await;
-    let events: Vec<&str> = view["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["event"].as_str().unwrap())
-        .collect();
+    let view = api.connection("prov_main").await;
+    let events: Vec<&str> = view.history.iter().map(|h| h.event.as_str()).collect();
     assert_eq!(
         events,
         [
@@ -186,7 +178,7 @@ async fn an_expired_token_is_refreshed_once_and_the_call_succeeds() {
             "refreshed",
             "refreshed"
         ],
-        "{view}"
+        "{view:?}"
     );
 
     // A provider that does not rotate keeps the old refresh token working.
@@ -293,22 +285,17 @@ async fn invalid_grant_needs_reconnect_and_stops_refreshing() {
             .contains("invalid_grant"),
         "{out}"
     );
-    let (_, view) = api.get("/api/v1/connections/prov_main").await;
-    assert_eq!(view["status"], "needs_reconnect", "{view}");
-    let events: Vec<&str> = view["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["event"].as_str().unwrap())
-        .collect();
+    let view = api.connection("prov_main").await;
+    assert_eq!(view.status, "needs_reconnect", "{view:?}");
+    let events: Vec<&str> = view.history.iter().map(|h| h.event.as_str()).collect();
     assert_eq!(
         events,
         ["created", "connected", "needs_reconnect"],
-        "{view}"
+        "{view:?}"
     );
     assert!(
-        view["status_reason"]
-            .as_str()
+        view.status_reason
+            .as_deref()
             .unwrap()
             .contains("invalid_grant")
     );
@@ -368,9 +355,9 @@ async fn a_token_endpoint_down_before_expiry_keeps_the_valid_token_then_backs_of
     );
     assert_eq!(mock.token_requests("refresh_token"), 2);
     assert_eq!(mock.api_requests(), api_before);
-    let (_, view) = api.get("/api/v1/connections/prov_main").await;
+    let view = api.connection("prov_main").await;
     assert_eq!(
-        view["status"], "connected",
+        view.status, "connected",
         "a transient failure is not a revocation"
     );
 }
@@ -781,8 +768,7 @@ async fn an_expired_state_is_refused() {
         0,
         "no code was exchanged"
     );
-    let (_, view) = api.get("/api/v1/connections/prov_main").await;
-    assert_eq!(view["status"], "not_connected");
+    assert_eq!(api.connection("prov_main").await.status, "not_connected");
 }
 
 /// Issue 11 item 5: without `--allow-private-networks`, the host's own token requests get
@@ -843,8 +829,8 @@ async fn token_requests_to_private_literals_send_nothing_without_allow_private_n
             "{literal}: {message}"
         );
         assert!(!message.contains("CANARY"), "{message}");
-        let (_, view) = api.get(&format!("/api/v1/connections/{conn}")).await;
-        assert_eq!(view["status"], "not_connected", "{view}");
+        let view = api.connection(&conn).await;
+        assert_eq!(view.status, "not_connected", "{view:?}");
     }
     assert_eq!(
         wire.hits(),
@@ -893,8 +879,8 @@ async fn two_sign_ins_started_in_one_browser_both_complete() {
             .await
             .unwrap();
         assert_eq!(r.status(), 200, "{link}: {}", r.text().await.unwrap());
-        let (_, view) = api.get(&format!("/api/v1/connections/{link}")).await;
-        assert_eq!(view["status"], "connected", "{view}");
+        let view = api.connection(link).await;
+        assert_eq!(view.status, "connected", "{view:?}");
     }
 }
 
@@ -1038,8 +1024,8 @@ async fn connecting_again_without_a_revocation_endpoint_keeps_the_tokens_until_r
     assert_eq!(browser_signs_in(&start).await.0, 200);
     api.grant("fetch", "prov_main").await;
     let _again = start_connect(api, "prov_main").await;
-    let (_, view) = api.get("/api/v1/connections/prov_main").await;
-    assert_eq!(view["status"], "connected", "{view}");
+    let view = api.connection("prov_main").await;
+    assert_eq!(view.status, "connected", "{view:?}");
     assert_eq!(call_api(api, &mock, "/api/data").await["status"], 200);
     assert!(mock.revocations().is_empty());
 }

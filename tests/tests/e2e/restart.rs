@@ -11,12 +11,7 @@ async fn restart_invokes_without_compiling_again() {
     let host = TestHost::start(dir.path()).await;
     host.api.deploy_ok("hello", HELLO, "?timeout_ms=1234").await;
     host.api.deploy_ok("hello", HELLO, "").await;
-    host.api
-        .post(
-            "/api/v1/functions/hello/rollback",
-            br#"{"version":1}"#.to_vec(),
-        )
-        .await;
+    host.client().rollback("hello", 1).await.unwrap();
     assert_eq!(host.counter("compiled").await, 2);
 
     let host = host.restart().await;
@@ -33,20 +28,14 @@ async fn restart_invokes_without_compiling_again() {
     let (status, out) = host.api.invoke("hello", &json!({ "name": "Ada" })).await;
     assert_eq!((status, out), (200, json!({ "greeting": "Hello, Ada!" })));
 
-    let (_, show) = host.api.get("/api/v1/functions/hello").await;
-    assert_eq!(show["current_version"], 1);
-    assert_eq!(show["versions"][0]["limits"]["timeout_ms"], 1234);
-    assert_eq!(show["versions"].as_array().unwrap().len(), 2);
+    let show = host.client().show_function("hello").await.unwrap();
+    assert_eq!(show.current_version, 1);
+    let versions = show.versions.unwrap();
+    assert_eq!(versions[0].limits.timeout_ms, 1234);
+    assert_eq!(versions.len(), 2);
 
     // Rolling forward loads version 2's artifact, again without compiling.
-    let (status, _) = host
-        .api
-        .post(
-            "/api/v1/functions/hello/rollback",
-            br#"{"version":2}"#.to_vec(),
-        )
-        .await;
-    assert_eq!(status, 200);
+    host.client().rollback("hello", 2).await.unwrap();
     assert_eq!(host.counter("compiled").await, 0);
     assert_eq!(host.counter("deserialized").await, 2);
 

@@ -37,19 +37,19 @@ async fn bad_uploads_are_refused_and_nothing_is_stored() {
         (400, Some("not_a_component"))
     );
 
+    let client = api.client();
     for name in ["fs", "norun", "core"] {
-        let (status, _) = api.get(&format!("/api/v1/functions/{name}")).await;
-        assert_eq!(status, 404, "{name} must not be stored");
+        let e = client.show_function(name).await.unwrap_err();
+        assert_eq!(e.status(), Some(404), "{name} must not be stored");
     }
-    let (_, list) = api.get("/api/v1/functions").await;
-    assert_eq!(list["functions"], json!([]));
+    assert!(client.list_functions().await.unwrap().functions.is_empty());
 
     // A bad redeploy leaves the good version current and running.
     api.deploy_ok("hello", HELLO, "").await;
     let (status, _) = api.deploy("hello", TEST_FS, "").await;
     assert_eq!(status, 400);
-    let (_, show) = api.get("/api/v1/functions/hello").await;
-    assert_eq!(show["versions"].as_array().unwrap().len(), 1);
+    let show = client.show_function("hello").await.unwrap();
+    assert_eq!(show.versions.unwrap().len(), 1);
     let (status, _) = api.invoke("hello", &json!({})).await;
     assert_eq!(status, 200);
 }

@@ -1,193 +1,111 @@
-//! The CLI's client side: one request per command against a running host,
-//! API errors printed as their message.
+//! The CLI's client side: one request per command against a running host through
+//! [`switchboard_client`], API errors printed as their message; and `function ...`.
 
 use std::io::Read;
-use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use serde_json::Value;
+use switchboard_client::{Client, DeployOptions, Function, RequirementStatus};
 
+use super::output::{align_right, list_or_dash, outln, print_json, print_table, table};
 use super::{ClientArgs, FunctionCommand};
 use crate::server::TOKEN_FILE;
 
-pub(super) struct Client {
-    pub(super) http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    pub(super) fn new(args: &ClientArgs) -> anyhow::Result<Self> {
-        let token = match &args.token {
-            Some(t) => t.clone(),
-            None => {
-                let path = args.data.join(TOKEN_FILE);
-                std::fs::read_to_string(&path)
-                    .map(|s| s.trim().to_owned())
-                    .map_err(|_| {
-                        anyhow!(
-                            "no API token: set SWITCHBOARD_TOKEN, or point --data at the host's data folder (no readable {})",
-                            path.display()
-                        )
-                    })?
-            }
-        };
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(600))
-            .build()?;
-        Ok(Self {
-            http,
-            base: format!("{}/api/v1", args.url.trim_end_matches('/')),
-            token,
-        })
-    }
-
-    pub(super) async fn send(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> anyhow::Result<reqwest::Response> {
-        let response = req.bearer_auth(&self.token).send().await.map_err(|e| {
-            if e.is_connect() {
-                anyhow!("cannot reach the host at {}: is `switchboard serve` running? (set SWITCHBOARD_URL or --url)", self.base.trim_end_matches("/api/v1"))
-            } else {
-                anyhow!("request to the host failed: {e}")
-            }
-        })?;
-        if response.status().is_success() {
-            return Ok(response);
+/// A client of the host `args` point at, with the token from `--token`,
+/// `SWITCHBOARD_TOKEN` or the data folder's token file.
+pub(super) fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
+    let token = match &args.token {
+        Some(t) => t.clone(),
+        None => {
+            let path = args.data.join(TOKEN_FILE);
+            std::fs::read_to_string(&path)
+                .map(|s| s.trim().to_owned())
+                .map_err(|_| {
+                    anyhow!(
+                        "no API token: set SWITCHBOARD_TOKEN, or point --data at the host's data folder (no readable {})",
+                        path.display()
+                    )
+                })?
         }
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| format!("the host answered {status}: {body}"));
-        bail!("{message}")
-    }
-
-    pub(super) async fn json(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        Ok(self.send(req).await?.json().await?)
-    }
-
-    pub(super) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
+    };
+    Ok(Client::new(&args.url, token)?)
 }
 
-/// `s` percent-encoded for use as one URL path segment (names from the command line
-/// must not add path segments or a query).
-pub(super) fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The text of a JSON string, or `-` for null, missing or empty.
-pub(super) fn text_or_dash(v: &Value) -> String {
-    match v {
-        Value::String(s) if !s.is_empty() => s.clone(),
-        Value::Null | Value::String(_) => "-".to_owned(),
+/// What to print for a client error: the API's message, or how to reach the host.
+pub(super) fn explain(e: &switchboard_client::Error) -> String {
+    match e {
+        switchboard_client::Error::Unreachable { base, .. } => format!(
+            "cannot reach the host at {base}: is `switchboard serve` running? (set SWITCHBOARD_URL or --url)"
+        ),
         other => other.to_string(),
     }
 }
 
-/// A JSON array of strings joined by `, `, or `-` when empty or missing.
-pub(super) fn list_or_dash(v: &Value) -> String {
-    let items: Vec<String> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-        .collect();
-    if items.is_empty() {
-        "-".to_owned()
-    } else {
-        items.join(", ")
-    }
-}
-
-fn print_function(f: &Value) {
-    println!(
-        "name:            {}",
-        f["name"].as_str().unwrap_or_default()
+fn print_function(f: &Function) -> anyhow::Result<()> {
+    outln!("name:            {}", f.name);
+    outln!("current version: {}", f.current_version);
+    outln!("created:         {}", f.created_at);
+    outln!("updated:         {}", f.updated_at);
+    outln!(
+        "grants:          {}",
+        list_or_dash(f.grants.as_deref().unwrap_or_default())
     );
-    println!("current version: {}", f["current_version"]);
-    println!(
-        "created:         {}",
-        f["created_at"].as_str().unwrap_or_default()
-    );
-    println!(
-        "updated:         {}",
-        f["updated_at"].as_str().unwrap_or_default()
-    );
-    println!("grants:          {}", list_or_dash(&f["grants"]));
-    print_requirements(f["name"].as_str().unwrap_or_default(), &f["requirements"]);
-    println!();
-    println!(
-        "{:<3} {:>7}  {:<26} {:>9}  {:>7} {:>8} {:>8}  {:<14} ALLOWED HOSTS",
-        "", "VERSION", "DEPLOYED", "SIZE", "MEM MiB", "TIMEOUT", "REQUESTS", "SHA-256"
-    );
-    for v in f["versions"].as_array().into_iter().flatten() {
-        let hosts: Vec<&str> = v["allowed_hosts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        println!(
-            "{:<3} {:>7}  {:<26} {:>9}  {:>7} {:>8} {:>8}  {:<14} {}",
-            if v["current"].as_bool() == Some(true) {
-                "*"
-            } else {
-                ""
-            },
-            v["version"].to_string(),
-            v["deployed_at"].as_str().unwrap_or_default(),
-            v["size_bytes"].to_string(),
-            v["limits"]["memory_mib"].to_string(),
-            format!("{}ms", v["limits"]["timeout_ms"]),
-            v["limits"]["max_requests"].to_string(),
-            v["sha256"]
-                .as_str()
-                .unwrap_or_default()
-                .get(..12)
-                .unwrap_or_default(),
-            if hosts.is_empty() {
+    print_requirements(&f.name, f.requirements.as_deref().unwrap_or_default())?;
+    outln!();
+    let mut t = table(&[
+        "",
+        "VERSION",
+        "DEPLOYED",
+        "SIZE",
+        "MEM MiB",
+        "TIMEOUT",
+        "REQUESTS",
+        "SHA-256",
+        "ALLOWED HOSTS",
+    ]);
+    for v in f.versions.as_deref().unwrap_or_default() {
+        t.add_row(vec![
+            if v.current { "*" } else { "" }.to_owned(),
+            v.version.to_string(),
+            v.deployed_at.clone(),
+            v.size_bytes.to_string(),
+            v.limits.memory_mib.to_string(),
+            format!("{}ms", v.limits.timeout_ms),
+            v.limits.max_requests.to_string(),
+            v.sha256.get(..12).unwrap_or_default().to_owned(),
+            if v.allowed_hosts.is_empty() {
                 "-".to_owned()
             } else {
-                hosts.join(" ")
+                v.allowed_hosts.join(" ")
             },
-        );
+        ]);
     }
+    align_right(&mut t, &[1, 3, 4, 5, 6]);
+    print_table(&mut t)
 }
 
 /// The connections a function declared it needs, and which are missing.
-fn print_requirements(name: &str, requirements: &Value) {
-    let Some(list) = requirements.as_array().filter(|l| !l.is_empty()) else {
-        return;
-    };
-    println!("needs:");
-    for r in list {
-        let service = r["service"].as_str().unwrap_or_default();
-        let scopes = list_or_dash(&r["scopes"]);
-        let state = if r["satisfied"].as_bool() == Some(true) {
-            format!("ok ({})", list_or_dash(&r["granted"]))
+fn print_requirements(name: &str, requirements: &[RequirementStatus]) -> anyhow::Result<()> {
+    if requirements.is_empty() {
+        return Ok(());
+    }
+    outln!("needs:");
+    for r in requirements {
+        let service = &r.service;
+        let scopes = list_or_dash(&r.scopes);
+        let state = if r.satisfied {
+            format!("ok ({})", list_or_dash(&r.granted))
         } else {
             format!(
                 "MISSING: switchboard connection create LINK --service {service} --name NAME --for-function {name}"
             )
         };
-        println!(
+        outln!(
             "  {service:<20} scopes {scopes:<20} {}  {state}",
-            r["why"].as_str().unwrap_or_default()
+            r.why.as_deref().unwrap_or_default()
         );
     }
+    Ok(())
 }
 
 pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
@@ -203,48 +121,31 @@ pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             manifest,
             client,
         } => {
-            let c = Client::new(&client)?;
+            let c = connect(&client)?;
             let manifest = manifest
                 .map(|p| super::files::read_document(&p, false))
                 .transpose()?;
             let wasm =
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let mut query: Vec<(&str, String)> = Vec::new();
-            if let Some(v) = memory_mib {
-                query.push(("memory_mib", v.to_string()));
+            let options = DeployOptions {
+                memory_mib,
+                timeout_ms,
+                max_requests,
+                max_concurrency,
+                allow_hosts,
+                manifest,
+            };
+            let f = c.deploy(&name, wasm, &options).await?;
+            // The answer lists the new version only.
+            if let Some(v) = f.versions.as_deref().and_then(<[_]>::first) {
+                outln!(
+                    "deployed {name} version {} ({} bytes, sha256 {})",
+                    v.version,
+                    v.size_bytes,
+                    v.sha256
+                );
             }
-            if let Some(v) = timeout_ms {
-                query.push(("timeout_ms", v.to_string()));
-            }
-            if let Some(v) = max_requests {
-                query.push(("max_requests", v.to_string()));
-            }
-            if let Some(v) = max_concurrency {
-                query.push(("max_concurrency", v.to_string()));
-            }
-            for h in allow_hosts {
-                query.push(("allow_host", h));
-            }
-            if let Some(m) = &manifest {
-                query.push(("manifest", m.to_string()));
-            }
-            let f = c
-                .json(
-                    c.http
-                        .post(c.url(&format!("/functions/{name}/versions")))
-                        .query(&query)
-                        .header("content-type", "application/wasm")
-                        .body(wasm),
-                )
-                .await?;
-            let v = &f["versions"][0];
-            println!(
-                "deployed {name} version {} ({} bytes, sha256 {})",
-                v["version"],
-                v["size_bytes"],
-                v["sha256"].as_str().unwrap_or_default()
-            );
-            print_requirements(&name, &f["requirements"]);
+            print_requirements(&name, f.requirements.as_deref().unwrap_or_default())?;
         }
         FunctionCommand::Invoke {
             name,
@@ -252,7 +153,7 @@ pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             input_file,
             client,
         } => {
-            let c = Client::new(&client)?;
+            let c = connect(&client)?;
             let input = match (input, input_file) {
                 (Some(i), _) => i,
                 (None, Some(p)) if p.as_os_str() == "-" => {
@@ -265,75 +166,72 @@ pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
                 (None, None) => "{}".to_owned(),
             };
             serde_json::from_str::<Value>(&input).context("--input is not valid JSON")?;
-            let response = c
-                .send(
-                    c.http
-                        .post(c.url(&format!("/functions/{name}/invoke")))
-                        .header("content-type", "application/json")
-                        .body(input),
-                )
-                .await?;
-            println!("{}", response.text().await?);
+            let done = c.invoke(&name, input).await?;
+            outln!("{}", done.output);
         }
-        FunctionCommand::List { client } => {
-            let c = Client::new(&client)?;
-            let v = c.json(c.http.get(c.url("/functions"))).await?;
-            let functions = v["functions"].as_array().cloned().unwrap_or_default();
-            if functions.is_empty() {
-                println!(
+        FunctionCommand::List { client, output } => {
+            let c = connect(&client)?;
+            let list = c.list_functions().await?;
+            if output.json() {
+                return print_json(&list);
+            }
+            if list.functions.is_empty() {
+                outln!(
                     "no functions; deploy one with `switchboard function deploy NAME FILE.wasm`"
                 );
                 return Ok(());
             }
-            println!("{:<30} {:>7} {:>7}  UPDATED", "NAME", "CURRENT", "LATEST");
-            for f in functions {
-                println!(
-                    "{:<30} {:>7} {:>7}  {}",
-                    f["name"].as_str().unwrap_or_default(),
-                    f["current_version"].to_string(),
-                    f["latest_version"].to_string(),
-                    f["updated_at"].as_str().unwrap_or_default()
-                );
+            let mut t = table(&["NAME", "CURRENT", "LATEST", "UPDATED"]);
+            for f in &list.functions {
+                t.add_row(vec![
+                    f.name.clone(),
+                    f.current_version.to_string(),
+                    f.latest_version.to_string(),
+                    f.updated_at.clone(),
+                ]);
             }
+            align_right(&mut t, &[1, 2]);
+            print_table(&mut t)?;
         }
-        FunctionCommand::Show { name, client } => {
-            let c = Client::new(&client)?;
-            let f = c
-                .json(c.http.get(c.url(&format!("/functions/{name}"))))
-                .await?;
-            print_function(&f);
+        FunctionCommand::Show {
+            name,
+            client,
+            output,
+        } => {
+            let c = connect(&client)?;
+            let f = c.show_function(&name).await?;
+            if output.json() {
+                return print_json(&f);
+            }
+            print_function(&f)?;
         }
         FunctionCommand::Delete { name, client } => {
-            let c = Client::new(&client)?;
-            c.send(c.http.delete(c.url(&format!("/functions/{name}"))))
-                .await?;
-            println!("deleted {name}");
+            let c = connect(&client)?;
+            c.delete_function(&name).await?;
+            outln!("deleted {name}");
         }
         FunctionCommand::Logs {
             name,
             limit,
             client,
+            output,
         } => {
-            let c = Client::new(&client)?;
-            let v = c
-                .json(
-                    c.http
-                        .get(c.url(&format!("/functions/{name}/logs")))
-                        .query(&[("limit", limit)]),
-                )
-                .await?;
-            let lines = v["lines"].as_array().cloned().unwrap_or_default();
-            if lines.is_empty() {
-                println!("no log lines for {name} yet");
+            let c = connect(&client)?;
+            let logs = c.logs(&name, Some(limit)).await?;
+            if output.json() {
+                return print_json(&logs);
             }
-            for l in lines {
-                println!(
+            if logs.lines.is_empty() {
+                outln!("no log lines for {name} yet");
+            }
+            for l in &logs.lines {
+                outln!(
                     "{} {:<5} #{} v{} {}",
-                    l["time"].as_str().unwrap_or_default(),
-                    l["level"].as_str().unwrap_or_default(),
-                    l["invocation"],
-                    l["version"],
-                    l["message"].as_str().unwrap_or_default()
+                    l.time,
+                    l.level,
+                    l.invocation,
+                    l.version,
+                    l.message
                 );
             }
         }
@@ -342,41 +240,49 @@ pub(super) async fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             version,
             client,
         } => {
-            let c = Client::new(&client)?;
-            c.send(
-                c.http
-                    .post(c.url(&format!("/functions/{name}/rollback")))
-                    .json(&serde_json::json!({ "version": version })),
-            )
-            .await?;
-            println!("{name}: version {version} is now current");
+            let c = connect(&client)?;
+            c.rollback(&name, version).await?;
+            outln!("{name}: version {version} is now current");
         }
         FunctionCommand::Grant {
             name,
             connection,
             client,
         } => {
-            let c = Client::new(&client)?;
-            c.send(
-                c.http
-                    .post(c.url(&format!("/functions/{name}/grants")))
-                    .json(&serde_json::json!({ "connection": connection })),
-            )
-            .await?;
-            println!("granted connection {connection} to function {name}");
+            let c = connect(&client)?;
+            c.grant(&name, &connection).await?;
+            outln!("granted connection {connection} to function {name}");
+        }
+        FunctionCommand::Grants {
+            name,
+            client,
+            output,
+        } => {
+            let c = connect(&client)?;
+            let grants = c.list_grants(&name).await?;
+            if output.json() {
+                return print_json(&grants);
+            }
+            if grants.grants.is_empty() {
+                outln!(
+                    "function {name} may use no connection; grant one with `switchboard function grant {name} --connection LINK`"
+                );
+                return Ok(());
+            }
+            let mut t = table(&["CONNECTION", "GRANTED"]);
+            for g in &grants.grants {
+                t.add_row(vec![g.connection.clone(), g.granted_at.clone()]);
+            }
+            print_table(&mut t)?;
         }
         FunctionCommand::RevokeGrant {
             name,
             connection,
             client,
         } => {
-            let c = Client::new(&client)?;
-            c.send(
-                c.http
-                    .delete(c.url(&format!("/functions/{name}/grants/{connection}"))),
-            )
-            .await?;
-            println!("function {name} may no longer use connection {connection}");
+            let c = connect(&client)?;
+            c.revoke_grant(&name, &connection).await?;
+            outln!("function {name} may no longer use connection {connection}");
         }
     }
     Ok(())

@@ -4,14 +4,20 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
+use std::collections::BTreeMap;
+
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use serde_json::{Map, Value, json};
+use switchboard_client::{Connection, ConnectionEdit, NewConnection};
 use zeroize::Zeroizing;
 
 use super::ClientArgs;
-use super::client::{Client, list_or_dash, path_segment, text_or_dash};
+use super::client::connect;
 use super::files::read_document;
+use super::output::{
+    OutputArgs, align_right, list_or_dash, or_dash, outln, print_json, print_table, table,
+};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ConnectionCommand {
@@ -40,6 +46,8 @@ pub(super) enum ConnectionCommand {
     List {
         #[command(flatten)]
         client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Show a connection: status, parameters, grants and the SDK snippet to use it
     /// (never a secret).
@@ -48,6 +56,8 @@ pub(super) enum ConnectionCommand {
         link: String,
         #[command(flatten)]
         client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Change a connection's display name or dynamic-parameter values.
     ///
@@ -146,6 +156,8 @@ pub(super) enum ConnectionCommand {
         limit: usize,
         #[command(flatten)]
         client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 
@@ -162,10 +174,13 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 }
 
 /// `KEY=VALUE` pairs as a map; a key given twice is an error.
-fn key_value_map(pairs: Vec<(String, String)>, flag: &str) -> anyhow::Result<Map<String, Value>> {
-    let mut map = Map::new();
+fn key_value_map(
+    pairs: Vec<(String, String)>,
+    flag: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
     for (k, v) in pairs {
-        if map.insert(k.clone(), Value::String(v)).is_some() {
+        if map.insert(k.clone(), v).is_some() {
             bail!("{flag} {k}=... is given twice");
         }
     }
@@ -499,78 +514,56 @@ fn guess_auth(api_key: bool) -> &'static str {
     if api_key { "api_key" } else { "basic" }
 }
 
-fn connection_url(c: &Client, link: &str, rest: &str) -> String {
-    c.url(&format!("/connections/{}{rest}", path_segment(link)))
-}
-
-fn print_connection(s: &Value) {
-    let service = &s["service"];
-    let reason = match &s["status_reason"] {
-        Value::String(r) if !r.is_empty() => format!(" ({r})"),
+fn print_connection(s: &Connection) -> anyhow::Result<()> {
+    let service = &s.service;
+    let reason = match s.status_reason.as_deref() {
+        Some(r) if !r.is_empty() => format!(" ({r})"),
         _ => String::new(),
     };
-    let params: Vec<String> = s["params"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-            )
-        })
-        .collect();
-    println!("link name:    {}", text_or_dash(&s["link_name"]));
-    println!("display name: {}", text_or_dash(&s["display_name"]));
-    println!(
+    let params: Vec<String> = s.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    outln!("link name:    {}", or_dash(Some(&s.link_name)));
+    outln!("display name: {}", or_dash(Some(&s.display_name)));
+    outln!(
         "service:      {} ({}, {})",
-        text_or_dash(&service["link_name"]),
-        text_or_dash(&service["display_name"]),
-        text_or_dash(&service["auth_type"])
+        or_dash(Some(&service.link_name)),
+        or_dash(Some(&service.display_name)),
+        or_dash(Some(&service.auth_type))
     );
-    println!("status:       {}{reason}", text_or_dash(&s["status"]));
-    println!(
-        "params:       {}",
-        if params.is_empty() {
-            "-".to_owned()
-        } else {
-            params.join(", ")
-        }
-    );
-    println!("api origins:  {}", list_or_dash(&s["api_origins"]));
-    println!(
+    outln!("status:       {}{reason}", or_dash(Some(&s.status)));
+    outln!("params:       {}", list_or_dash(&params));
+    outln!("api origins:  {}", list_or_dash(&s.api_origins));
+    outln!(
         "credentials:  {} (names of the values set)",
-        list_or_dash(&s["credentials"])
+        list_or_dash(&s.credentials)
     );
-    println!("granted to:   {}", list_or_dash(&s["granted_to"]));
-    println!("created by:   {}", text_or_dash(&s["created_by"]));
-    println!("created:      {}", text_or_dash(&s["created_at"]));
-    println!("updated:      {}", text_or_dash(&s["updated_at"]));
-    println!("connected:    {}", text_or_dash(&s["connected_at"]));
-    println!("revoked:      {}", text_or_dash(&s["revoked_at"]));
-    if let Some(history) = s["history"].as_array().filter(|h| !h.is_empty()) {
-        println!();
-        println!("history:");
-        for h in history {
-            println!(
+    outln!("granted to:   {}", list_or_dash(&s.granted_to));
+    outln!("created by:   {}", or_dash(Some(&s.created_by)));
+    outln!("created:      {}", or_dash(Some(&s.created_at)));
+    outln!("updated:      {}", or_dash(Some(&s.updated_at)));
+    outln!("connected:    {}", or_dash(s.connected_at.as_deref()));
+    outln!("revoked:      {}", or_dash(s.revoked_at.as_deref()));
+    if !s.history.is_empty() {
+        outln!();
+        outln!("history:");
+        for h in &s.history {
+            outln!(
                 "  {}  {:<15} {}",
-                text_or_dash(&h["time"]),
-                h["event"].as_str().unwrap_or_default(),
-                h["reason"].as_str().unwrap_or_default()
+                or_dash(Some(&h.time)),
+                h.event,
+                h.reason.as_deref().unwrap_or_default()
             );
         }
     }
-    if let Some(snippet) = s["snippet"].as_str() {
-        println!();
-        println!(
-            "use it from a function (grant it first: switchboard function grant NAME --connection {}):",
-            text_or_dash(&s["link_name"])
-        );
-        println!();
-        for line in snippet.lines() {
-            println!("    {line}");
-        }
+    outln!();
+    outln!(
+        "use it from a function (grant it first: switchboard function grant NAME --connection {}):",
+        or_dash(Some(&s.link_name))
+    );
+    outln!();
+    for line in s.snippet.lines() {
+        outln!("    {line}");
     }
+    Ok(())
 }
 
 pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
@@ -584,52 +577,59 @@ pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
             client,
         } => {
             let params = key_value_map(params, "--param")?;
-            let c = Client::new(&client)?;
+            let c = connect(&client)?;
             let s = c
-                .json(c.http.post(c.url("/connections")).json(&json!({
-                    "link_name": link,
-                    "display_name": name,
-                    "service": service,
-                    "params": params,
-                    "grant_to": for_functions,
-                })))
+                .create_connection(&NewConnection {
+                    link_name: link,
+                    display_name: name,
+                    service,
+                    params,
+                    grant_to: for_functions,
+                    ..NewConnection::default()
+                })
                 .await?;
-            println!(
+            outln!(
                 "created connection {} of service {} (status {}); give it credentials with `switchboard connection connect {}`",
-                text_or_dash(&s["link_name"]),
-                text_or_dash(&s["service"]["link_name"]),
-                text_or_dash(&s["status"]),
-                text_or_dash(&s["link_name"]),
+                or_dash(Some(&s.link_name)),
+                or_dash(Some(&s.service.link_name)),
+                or_dash(Some(&s.status)),
+                or_dash(Some(&s.link_name)),
             );
         }
-        ConnectionCommand::List { client } => {
-            let c = Client::new(&client)?;
-            let v = c.json(c.http.get(c.url("/connections"))).await?;
-            let connections = v["connections"].as_array().cloned().unwrap_or_default();
-            if connections.is_empty() {
-                println!(
+        ConnectionCommand::List { client, output } => {
+            let c = connect(&client)?;
+            let list = c.list_connections().await?;
+            if output.json() {
+                return print_json(&list);
+            }
+            if list.connections.is_empty() {
+                outln!(
                     "no connections; create one with `switchboard connection create LINK --service SERVICE --name NAME`"
                 );
                 return Ok(());
             }
-            println!(
-                "{:<30} {:<24} {:<16} DISPLAY NAME",
-                "LINK", "SERVICE", "STATUS"
-            );
-            for s in connections {
-                println!(
-                    "{:<30} {:<24} {:<16} {}",
-                    text_or_dash(&s["link_name"]),
-                    text_or_dash(&s["service"]["link_name"]),
-                    text_or_dash(&s["status"]),
-                    text_or_dash(&s["display_name"])
-                );
+            let mut t = table(&["LINK", "SERVICE", "STATUS", "DISPLAY NAME"]);
+            for s in &list.connections {
+                t.add_row(vec![
+                    or_dash(Some(&s.link_name)),
+                    or_dash(Some(&s.service.link_name)),
+                    or_dash(Some(&s.status)),
+                    or_dash(Some(&s.display_name)),
+                ]);
             }
+            print_table(&mut t)?;
         }
-        ConnectionCommand::Show { link, client } => {
-            let c = Client::new(&client)?;
-            let s = c.json(c.http.get(connection_url(&c, &link, ""))).await?;
-            print_connection(&s);
+        ConnectionCommand::Show {
+            link,
+            client,
+            output,
+        } => {
+            let c = connect(&client)?;
+            let s = c.show_connection(&link).await?;
+            if output.json() {
+                return print_json(&s);
+            }
+            print_connection(&s)?;
         }
         ConnectionCommand::Edit {
             link,
@@ -641,29 +641,24 @@ pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
                 bail!("nothing to change: give --name and/or --param KEY=VALUE");
             }
             let given = key_value_map(params, "--param")?;
-            let c = Client::new(&client)?;
-            let mut patch = Map::new();
-            if let Some(n) = name {
-                patch.insert("display_name".into(), Value::String(n));
-            }
-            let mut before = Value::Null;
+            let c = connect(&client)?;
+            let mut edit = ConnectionEdit {
+                display_name: name,
+                params: None,
+            };
+            let mut before = None;
             if !given.is_empty() {
                 // The API takes the full map: keep the values not given.
-                before = c.json(c.http.get(connection_url(&c, &link, ""))).await?;
-                let mut params = before["params"].as_object().cloned().unwrap_or_default();
+                let current = c.show_connection(&link).await?;
+                let mut params = current.params.clone();
                 params.extend(given);
-                patch.insert("params".into(), Value::Object(params));
+                edit.params = Some(params);
+                before = Some(current);
             }
-            let s = c
-                .json(
-                    c.http
-                        .patch(connection_url(&c, &link, ""))
-                        .json(&Value::Object(patch)),
-                )
-                .await?;
-            println!("updated connection {link}");
-            if s["status"] == "revoked" && before["status"] != "revoked" && !before.is_null() {
-                println!(
+            let s = c.edit_connection(&link, &edit).await?;
+            outln!("updated connection {link}");
+            if s.status == "revoked" && before.is_some_and(|b| b.status != "revoked") {
+                outln!(
                     "its parameters changed, so it was revoked: connect it again with `switchboard connection connect {link}`"
                 );
             }
@@ -692,14 +687,11 @@ pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
                 secret_access_key_stdin,
                 session_token_stdin,
             };
-            let c = Client::new(&client)?;
-            let summary = c.json(c.http.get(connection_url(&c, &link, ""))).await?;
+            let c = connect(&client)?;
+            let summary = c.show_connection(&link).await?;
             // Empty when the service was deleted: then the flags decide the body's
             // shape and the host says why the connection cannot be connected.
-            let auth_type = summary["service"]["auth_type"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            let auth_type = summary.service.auth_type;
             let body = match values_file {
                 Some(file) => {
                     let doc = read_document(&file, true)?;
@@ -728,71 +720,62 @@ pub(super) async fn run(cmd: ConnectionCommand) -> anyhow::Result<()> {
                 }
             };
             let s = c
-                .json(
-                    c.http
-                        .post(connection_url(&c, &link, "/connect"))
-                        .json(&body.body),
-                )
+                .connect(&link, &body.body)
                 .await
-                .map_err(|e| anyhow!("{}", body.redact(&format!("{e:#}"))))?;
-            if let Some(url) = s["authorize_url"].as_str() {
-                println!(
+                .map_err(|e| anyhow!("{}", body.redact(&super::client::explain(&e))))?;
+            if let Some(url) = &s.authorize_url {
+                outln!(
                     "open this link in a browser within 10 minutes to sign in and connect {link}:\n\n  {url}\n\nthen `switchboard connection show {link}` shows its status"
                 );
             } else {
-                println!(
+                outln!(
                     "connected {link} (status {}; credentials set: {})",
-                    text_or_dash(&s["status"]),
-                    list_or_dash(&s["credentials"])
+                    or_dash(Some(&s.connection.status)),
+                    list_or_dash(&s.connection.credentials)
                 );
             }
         }
         ConnectionCommand::Revoke { link, client } => {
-            let c = Client::new(&client)?;
-            c.json(c.http.post(connection_url(&c, &link, "/revoke")))
-                .await?;
-            println!("revoked {link}: its credentials are erased; its grants are kept");
+            let c = connect(&client)?;
+            c.revoke(&link).await?;
+            outln!("revoked {link}: its credentials are erased; its grants are kept");
         }
         ConnectionCommand::Delete { link, client } => {
-            let c = Client::new(&client)?;
-            c.send(c.http.delete(connection_url(&c, &link, ""))).await?;
-            println!("deleted connection {link}");
+            let c = connect(&client)?;
+            c.delete_connection(&link).await?;
+            outln!("deleted connection {link}");
         }
         ConnectionCommand::Activity {
             link,
             limit,
             client,
+            output,
         } => {
-            let c = Client::new(&client)?;
-            let v = c
-                .json(
-                    c.http
-                        .get(connection_url(&c, &link, "/activity"))
-                        .query(&[("limit", limit)]),
-                )
-                .await?;
-            let entries = v["activity"].as_array().cloned().unwrap_or_default();
-            if entries.is_empty() {
-                println!("no activity for {link} yet");
+            let c = connect(&client)?;
+            let activity = c.activity(&link, Some(limit)).await?;
+            if output.json() {
+                return print_json(&activity);
+            }
+            if activity.activity.is_empty() {
+                outln!("no activity for {link} yet");
                 return Ok(());
             }
-            println!(
-                "{:<30} {:<24} {:<7} {:>6} {:<16} {:>8}  URL",
-                "TIME", "FUNCTION", "METHOD", "STATUS", "OUTCOME", "DURATION"
-            );
-            for a in entries {
-                println!(
-                    "{:<30} {:<24} {:<7} {:>6} {:<16} {:>8}  {}{}",
-                    text_or_dash(&a["time"]),
-                    text_or_dash(&a["function"]),
-                    text_or_dash(&a["method"]),
-                    text_or_dash(&a["status"]),
-                    text_or_dash(&a["outcome"]),
-                    format!("{}ms", a["duration_ms"]),
-                    a["origin"].as_str().unwrap_or_default(),
-                    a["path"].as_str().unwrap_or_default(),
-                );
+            let mut t = table(&[
+                "TIME", "FUNCTION", "METHOD", "STATUS", "OUTCOME", "DURATION", "URL",
+            ]);
+            for a in &activity.activity {
+                t.add_row(vec![
+                    or_dash(Some(&a.time)),
+                    or_dash(Some(&a.function)),
+                    or_dash(Some(&a.method)),
+                    a.status.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                    or_dash(Some(&a.outcome)),
+                    format!("{}ms", a.duration_ms),
+                    format!("{}{}", a.origin, a.path),
+                ]);
             }
+            align_right(&mut t, &[3, 5]);
+            print_table(&mut t)?;
         }
     }
     Ok(())

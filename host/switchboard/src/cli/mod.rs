@@ -5,6 +5,7 @@ mod admin;
 mod client;
 mod connection;
 mod files;
+mod output;
 mod service;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::server::{Host, ServeConfig};
 use admin::AdminCommand;
 use connection::ConnectionCommand;
+use output::OutputArgs;
 use service::ServiceCommand;
 
 /// Switchboard: run untrusted WebAssembly functions that call third-party APIs.
@@ -184,6 +186,8 @@ enum FunctionCommand {
     List {
         #[command(flatten)]
         client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Show a function and its versions.
     Show {
@@ -191,6 +195,8 @@ enum FunctionCommand {
         name: String,
         #[command(flatten)]
         client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Delete a function and all its versions.
     Delete {
@@ -208,6 +214,8 @@ enum FunctionCommand {
         limit: usize,
         #[command(flatten)]
         client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Make an earlier version current again.
     Rollback {
@@ -227,6 +235,15 @@ enum FunctionCommand {
         connection: String,
         #[command(flatten)]
         client: ClientArgs,
+    },
+    /// List the connections function NAME may use.
+    Grants {
+        /// Function name.
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Take a connection grant away from function NAME.
     RevokeGrant {
@@ -264,8 +281,13 @@ pub fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of standard output has gone (`... | head`): nothing more to say.
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            match e.downcast_ref::<switchboard_client::Error>() {
+                Some(api) => eprintln!("error: {}", client::explain(api)),
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }

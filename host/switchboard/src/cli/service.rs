@@ -6,9 +6,14 @@ use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
+use switchboard_client::{Service, ServiceFilter};
+
 use super::ClientArgs;
-use super::client::{Client, list_or_dash, path_segment, text_or_dash};
+use super::client::connect;
 use super::files::read_document;
+use super::output::{
+    OutputArgs, align_right, list_or_dash, or_dash, outln, print_json, print_table, table,
+};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ServiceCommand {
@@ -53,6 +58,8 @@ pub(super) enum ServiceCommand {
         kind: Option<KindArg>,
         #[command(flatten)]
         client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Count services by category.
     Categories {
@@ -61,6 +68,8 @@ pub(super) enum ServiceCommand {
         kind: Option<KindArg>,
         #[command(flatten)]
         client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Set the operator's OAuth client of a default OAuth service (the app registered
     /// with the provider): its client id and secret (OAuth 1: consumer key and secret).
@@ -87,6 +96,8 @@ pub(super) enum ServiceCommand {
         link: String,
         #[command(flatten)]
         client: ClientArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Replace a service's definition with a file's (TOML or JSON).
     ///
@@ -382,76 +393,74 @@ fn definition_from_flags(flags: CreateFlags) -> anyhow::Result<Value> {
     Ok(Value::Object(def))
 }
 
-fn print_service(s: &Value) {
-    println!("link name:    {}", text_or_dash(&s["link_name"]));
-    println!("display name: {}", text_or_dash(&s["display_name"]));
-    println!("kind:         {}", text_or_dash(&s["kind"]));
-    if s["kind"] == "default" {
-        println!("docs:         {}", text_or_dash(&s["docs_url"]));
-        let auth = &s["auth"];
-        if auth["type"] == "oauth2" || auth["type"] == "oauth1" {
-            let id = if auth["type"] == "oauth2" {
-                &auth["client_id"]
+fn print_service(s: &Service) -> anyhow::Result<()> {
+    let auth = &s.auth;
+    outln!("link name:    {}", or_dash(Some(&s.link_name)));
+    outln!("display name: {}", or_dash(Some(&s.display_name)));
+    outln!("kind:         {}", or_dash(Some(&s.kind)));
+    if s.kind == "default" {
+        outln!("docs:         {}", or_dash(s.docs_url.as_deref()));
+        if auth.kind == "oauth2" || auth.kind == "oauth1" {
+            let id = auth.text(if auth.kind == "oauth2" {
+                "client_id"
             } else {
-                &auth["consumer_key"]
-            };
-            match id.as_str().filter(|i| !i.is_empty()) {
-                Some(id) => println!("oauth client: {id}"),
-                None => println!(
+                "consumer_key"
+            });
+            match id.filter(|i| !i.is_empty()) {
+                Some(id) => outln!("oauth client: {id}"),
+                None => outln!(
                     "oauth client: not configured (switchboard service client {} --client-id ID --client-secret-stdin)",
-                    text_or_dash(&s["link_name"])
+                    or_dash(Some(&s.link_name))
                 ),
             }
         }
     }
-    println!("auth type:    {}", text_or_dash(&s["auth"]["type"]));
-    if s["auth"]["type"] == "aws_sigv4" {
-        println!(
+    outln!("auth type:    {}", or_dash(Some(&auth.kind)));
+    if auth.kind == "aws_sigv4" {
+        outln!(
             "aws scope:    {} in {}",
-            text_or_dash(&s["auth"]["service"]),
-            text_or_dash(&s["auth"]["region"])
+            or_dash(auth.text("service")),
+            or_dash(auth.text("region"))
         );
     }
-    println!("category:     {}", text_or_dash(&s["category"]));
-    println!("description:  {}", text_or_dash(&s["description"]));
-    println!("api origins:  {}", list_or_dash(&s["api_origins"]));
-    println!("connections:  {}", s["connections"]);
-    println!("created by:   {}", text_or_dash(&s["created_by"]));
-    println!("created:      {}", text_or_dash(&s["created_at"]));
-    println!("updated:      {}", text_or_dash(&s["updated_at"]));
-    if let Some(params) = s["auth"]["params"].as_array() {
-        println!();
-        println!("{:<24} {:<8} DISPLAY NAME", "API-KEY PARAMETER", "TYPE");
-        for p in params {
-            println!(
-                "{:<24} {:<8} {}",
-                text_or_dash(&p["name"]),
-                text_or_dash(&p["param_type"]),
-                text_or_dash(&p["display_name"])
-            );
+    outln!("category:     {}", or_dash(s.category.as_deref()));
+    outln!("description:  {}", or_dash(s.description.as_deref()));
+    outln!("api origins:  {}", list_or_dash(&s.api_origins));
+    outln!("connections:  {}", s.connections);
+    outln!("created by:   {}", or_dash(Some(&s.created_by)));
+    outln!("created:      {}", or_dash(Some(&s.created_at)));
+    outln!("updated:      {}", or_dash(Some(&s.updated_at)));
+    if auth.fields.contains_key("params") {
+        outln!();
+        let mut t = table(&["API-KEY PARAMETER", "TYPE", "DISPLAY NAME"]);
+        for p in auth.api_key_params() {
+            t.add_row(vec![p.name, p.param_type, p.display_name]);
         }
+        print_table(&mut t)?;
     }
-    let dynamic = s["dynamic_params"].as_array().cloned().unwrap_or_default();
-    if !dynamic.is_empty() {
-        println!();
-        println!("{:<24} {:<30} PATTERN", "DYNAMIC PARAMETER", "DISPLAY NAME");
-        for d in dynamic {
-            println!(
-                "{:<24} {:<30} {}",
-                text_or_dash(&d["key"]),
-                text_or_dash(&d["display_name"]),
-                text_or_dash(&d["pattern"])
-            );
+    if !s.dynamic_params.is_empty() {
+        outln!();
+        let mut t = table(&["DYNAMIC PARAMETER", "DISPLAY NAME", "PATTERN"]);
+        for d in &s.dynamic_params {
+            t.add_row(vec![
+                d.key.clone(),
+                d.display_name.clone(),
+                or_dash(d.pattern.as_deref()),
+            ]);
         }
+        print_table(&mut t)?;
     }
+    Ok(())
 }
 
-fn revoked_line(v: &Value) -> String {
-    let revoked = list_or_dash(&v["revoked_connections"]);
-    if revoked == "-" {
+fn revoked_line(revoked: &[String]) -> String {
+    if revoked.is_empty() {
         "no connections were revoked".to_owned()
     } else {
-        format!("revoked connections (connect them again): {revoked}")
+        format!(
+            "revoked connections (connect them again): {}",
+            revoked.join(", ")
+        )
     }
 }
 
@@ -466,15 +475,13 @@ pub(super) async fn run(cmd: ServiceCommand) -> anyhow::Result<()> {
                 Some(path) => read_document(&path, false)?,
                 None => definition_from_flags(flags)?,
             };
-            let c = Client::new(&client)?;
-            let s = c
-                .json(c.http.post(c.url("/services")).json(&definition))
-                .await?;
-            println!(
+            let c = connect(&client)?;
+            let s = c.create_service(&definition).await?;
+            outln!(
                 "created service {} ({}, auth {})",
-                text_or_dash(&s["link_name"]),
-                text_or_dash(&s["display_name"]),
-                text_or_dash(&s["auth"]["type"])
+                or_dash(Some(&s.link_name)),
+                or_dash(Some(&s.display_name)),
+                or_dash(Some(&s.auth.kind))
             );
         }
         ServiceCommand::List {
@@ -482,57 +489,62 @@ pub(super) async fn run(cmd: ServiceCommand) -> anyhow::Result<()> {
             category,
             kind,
             client,
+            output,
         } => {
-            let c = Client::new(&client)?;
-            let mut query: Vec<(&str, String)> = Vec::new();
-            if let Some(q) = search {
-                query.push(("q", q));
+            let c = connect(&client)?;
+            let filter = ServiceFilter {
+                search,
+                category,
+                kind: kind.map(|k| k.api_name().to_owned()),
+            };
+            let list = c.list_services(&filter).await?;
+            if output.json() {
+                return print_json(&list);
             }
-            if let Some(cat) = category {
-                query.push(("category", cat));
-            }
-            if let Some(k) = kind {
-                query.push(("kind", k.api_name().to_owned()));
-            }
-            let filtered = !query.is_empty();
-            let v = c.json(c.http.get(c.url("/services")).query(&query)).await?;
-            let services = v["services"].as_array().cloned().unwrap_or_default();
-            if services.is_empty() {
-                if filtered {
-                    println!("no services match");
+            if list.services.is_empty() {
+                if filter.is_empty() {
+                    outln!("no services; create one with `switchboard service create`");
                 } else {
-                    println!("no services; create one with `switchboard service create`");
+                    outln!("no services match");
                 }
                 return Ok(());
             }
-            println!(
-                "{:<30} {:<8} {:<10} {:>11}  {:<18} DISPLAY NAME",
-                "LINK", "KIND", "AUTH", "CONNECTIONS", "CATEGORY"
-            );
-            for s in services {
-                println!(
-                    "{:<30} {:<8} {:<10} {:>11}  {:<18} {}",
-                    text_or_dash(&s["link_name"]),
-                    text_or_dash(&s["kind"]),
-                    text_or_dash(&s["auth"]["type"]),
-                    text_or_dash(&s["connections"]),
-                    text_or_dash(&s["category"]),
-                    text_or_dash(&s["display_name"])
-                );
+            let mut t = table(&[
+                "LINK",
+                "KIND",
+                "AUTH",
+                "CONNECTIONS",
+                "CATEGORY",
+                "DISPLAY NAME",
+            ]);
+            for s in &list.services {
+                t.add_row(vec![
+                    or_dash(Some(&s.link_name)),
+                    or_dash(Some(&s.kind)),
+                    or_dash(Some(&s.auth.kind)),
+                    s.connections.to_string(),
+                    or_dash(s.category.as_deref()),
+                    or_dash(Some(&s.display_name)),
+                ]);
             }
+            align_right(&mut t, &[3]);
+            print_table(&mut t)?;
         }
-        ServiceCommand::Categories { kind, client } => {
-            let c = Client::new(&client)?;
-            let query: Vec<(&str, &str)> =
-                kind.map(|k| ("kind", k.api_name())).into_iter().collect();
-            let v = c
-                .json(c.http.get(c.url("/services/categories")).query(&query))
-                .await?;
-            let categories = v["categories"].as_object().cloned().unwrap_or_default();
-            println!("{:<24} SERVICES", "CATEGORY");
-            for (category, count) in categories {
-                println!("{category:<24} {count}");
+        ServiceCommand::Categories {
+            kind,
+            client,
+            output,
+        } => {
+            let c = connect(&client)?;
+            let categories = c.categories(kind.map(KindArg::api_name)).await?;
+            if output.json() {
+                return print_json(&categories);
             }
+            let mut t = table(&["CATEGORY", "SERVICES"]);
+            for (category, count) in &categories.categories {
+                t.add_row(vec![category.clone(), count.to_string()]);
+            }
+            print_table(&mut t)?;
         }
         ServiceCommand::Client {
             link,
@@ -542,25 +554,26 @@ pub(super) async fn run(cmd: ServiceCommand) -> anyhow::Result<()> {
         } => {
             let secret =
                 super::connection::read_secret_line(&mut std::io::stdin().lock(), "client secret")?;
-            let c = Client::new(&client)?;
+            let c = connect(&client)?;
             let v = c
-                .json(
-                    c.http
-                        .put(c.url(&format!("/services/{}/client", path_segment(&link))))
-                        .json(&json!({"client_id": client_id, "client_secret": secret.as_str()})),
-                )
+                .set_service_client(&link, &client_id, secret.as_str())
                 .await?;
-            println!("set the OAuth client of {link}; {}", revoked_line(&v));
+            outln!(
+                "set the OAuth client of {link}; {}",
+                revoked_line(&v.revoked_connections)
+            );
         }
-        ServiceCommand::Show { link, client } => {
-            let c = Client::new(&client)?;
-            let s = c
-                .json(
-                    c.http
-                        .get(c.url(&format!("/services/{}", path_segment(&link)))),
-                )
-                .await?;
-            print_service(&s);
+        ServiceCommand::Show {
+            link,
+            client,
+            output,
+        } => {
+            let c = connect(&client)?;
+            let s = c.show_service(&link).await?;
+            if output.json() {
+                return print_json(&s);
+            }
+            print_service(&s)?;
         }
         ServiceCommand::Edit { link, file, client } => {
             let mut definition = read_document(&file, false)?;
@@ -569,25 +582,20 @@ pub(super) async fn run(cmd: ServiceCommand) -> anyhow::Result<()> {
                 m.entry("link_name")
                     .or_insert_with(|| Value::String(link.clone()));
             }
-            let c = Client::new(&client)?;
-            let v = c
-                .json(
-                    c.http
-                        .put(c.url(&format!("/services/{}", path_segment(&link))))
-                        .json(&definition),
-                )
-                .await?;
-            println!("updated service {link}; {}", revoked_line(&v));
+            let c = connect(&client)?;
+            let v = c.edit_service(&link, &definition).await?;
+            outln!(
+                "updated service {link}; {}",
+                revoked_line(&v.revoked_connections)
+            );
         }
         ServiceCommand::Delete { link, client } => {
-            let c = Client::new(&client)?;
-            let v = c
-                .json(
-                    c.http
-                        .delete(c.url(&format!("/services/{}", path_segment(&link)))),
-                )
-                .await?;
-            println!("deleted service {link}; {}", revoked_line(&v));
+            let c = connect(&client)?;
+            let v = c.delete_service(&link).await?;
+            outln!(
+                "deleted service {link}; {}",
+                revoked_line(&v.revoked_connections)
+            );
         }
     }
     Ok(())
