@@ -1,5 +1,5 @@
 //! Who may change what. Every mutation asks [`authorize`] before it writes; today the
-//! one rule beyond "an API token may do it" is the seeds': only the creator of a custom
+//! one rule beyond "an API token may do it" is the one Zoho Deluge's Connections documents set: only the creator of a custom
 //! service edits or deletes it.
 
 use crate::context::Principal;

@@ -1,5 +1,5 @@
 //! Identifier rules. Functions: a lower-case letter, then lower-case letters, digits,
-//! `_` or `-`. Link names of services and connections (the seeds' rule): a lower-case
+//! `_` or `-`. Link names of services and connections (the rule of Zoho Deluge's Connections documents): a lower-case
 //! letter, then lower-case letters, digits or `_`. Both at most 50 characters.
 
 /// Longest name accepted.
