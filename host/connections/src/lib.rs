@@ -1698,7 +1698,7 @@ pub mod fuzzing {
     };
     pub use switchboard_auth::oauth1::{FlowParams, Signer as OAuth1Signer, Stamp, base_string};
     pub use switchboard_auth::{
-        AuthConfig, Credential, Credentials, ParamType, Redactor, SignatureMethod,
+        ApiKeyParam, AuthConfig, Credential, Credentials, ParamType, Redactor, SignatureMethod,
     };
     pub use switchboard_model::SecretString;
     pub use switchboard_model::records::DynamicParam;

@@ -117,7 +117,7 @@ fuzz_target!(|data: &[u8]| {
 
     // An API key in the query.
     let api_key = AuthConfig::ApiKey {
-        params: vec![switchboard_host::auth::ApiKeyParam {
+        params: vec![switchboard_connections::fuzzing::ApiKeyParam {
             name: "api_key".into(),
             display_name: "API key".into(),
             param_type: ParamType::Query,
