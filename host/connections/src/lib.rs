@@ -9,6 +9,7 @@ mod defaults;
 mod oauth;
 mod oauth1;
 pub mod provider;
+pub mod refresher;
 pub mod template;
 
 use std::collections::{BTreeMap, HashMap};

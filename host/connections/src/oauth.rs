@@ -5,8 +5,8 @@
 //! the new access token is used, `invalid_grant` ending in `needs_reconnect`, and transient
 //! failures backing off.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use switchboard_model::Principal;
 
@@ -17,20 +17,22 @@ use sha2::{Digest, Sha256};
 use super::{
     ConnectionView, Connections, Entry, Error, ServiceDefinition, bad, blocking, now_ms, template,
 };
-use crate::provider::{Clock, OAuthClient, SystemClock, TokenError, Tokens};
+use crate::provider::{Clock, OAuthClient, TokenError, Tokens};
+use crate::refresher::{
+    Current, RefreshHold, RefreshTarget, SingleFlight, TokenProvider, TokenRefresher,
+};
 use switchboard_auth::{AuthConfig, Credentials, GrantType, Redactor};
 use switchboard_model::SecretString;
 use switchboard_model::records::{
     ConnectionRecord, ConnectionStatus, FlowBinding, FlowKind, FlowTake, PendingFlow, SecretChange,
     ServiceRecord,
 };
+use switchboard_outbound::BoxFuture;
 use switchboard_outbound::BrokerError;
 use switchboard_store::StoreError;
 
 /// How long an authorization may take, from connect to callback.
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
-/// An access token this close to its expiry is refreshed before use.
-pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// The prefix of the cookies that tie a callback to the browser that started the flow.
 /// Each flow has its own cookie (see [`flow_cookie_name`]), so sign-ins started side
 /// by side in one browser do not overwrite each other's.
@@ -66,125 +68,24 @@ fn lifetime_words(ttl: Duration) -> String {
         format!("{secs} second{}", if secs == 1 { "" } else { "s" })
     }
 }
-/// Longest wait after repeated transient token-endpoint failures.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// After a 401, the tokens are refreshed only if they are at least this old and no
-/// other refresh after a 401 happened this recently: a 401 that is not about the token
-/// (a wrong scope or endpoint) reaches the function instead of a refresh per call.
-pub const MIN_TOKEN_AGE: Duration = Duration::from_secs(30);
+pub use crate::refresher::MIN_TOKEN_AGE;
 
-/// What a connection's tokens need before a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Need {
-    /// They are good.
-    Nothing,
-    /// The API refused them but they were refreshed too recently: the 401 stands.
-    Stands,
-    /// A refresh: before expiry, or (`rejected`) after the API refused them.
-    Refresh { rejected: bool },
-}
-
-/// The in-memory side of token refresh, per connection id: one refresh at a time,
-/// back-off after transient failures, when the last refresh after a 401 started, and
-/// the clock all of it reads.
-#[derive(Debug)]
+/// The broker's token refresher (see [`crate::refresher`]): the in-process single flight,
+/// and (tests) how many `needs_reconnect` writes fail as a broken database would.
+#[derive(Debug, Default)]
 pub(super) struct RefreshState {
-    clock: RwLock<Arc<dyn Clock>>,
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Failures in a row, and no token request before this time (clock ms).
-    backoff: Mutex<HashMap<String, (u32, u64)>>,
-    /// When the last refresh after a 401 started (clock ms).
-    reactive: Mutex<HashMap<String, u64>>,
-    /// Tests: how many `needs_reconnect` writes fail as a broken database would.
+    flight: SingleFlight,
     #[cfg(test)]
     fail_marks: std::sync::atomic::AtomicUsize,
 }
 
-impl Default for RefreshState {
-    fn default() -> Self {
-        Self {
-            clock: RwLock::new(Arc::new(SystemClock)),
-            locks: Mutex::default(),
-            backoff: Mutex::default(),
-            reactive: Mutex::default(),
-            #[cfg(test)]
-            fail_marks: std::sync::atomic::AtomicUsize::new(0),
-        }
-    }
-}
-
 impl RefreshState {
     pub(super) fn clock(&self) -> Arc<dyn Clock> {
-        self.clock.read().expect("lock poisoned").clone()
+        self.flight.clock()
     }
 
     pub(super) fn set_clock(&self, clock: Arc<dyn Clock>) {
-        *self.clock.write().expect("lock poisoned") = clock;
-    }
-
-    fn lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.locks
-            .lock()
-            .expect("lock poisoned")
-            .entry(id.to_owned())
-            .or_default()
-            .clone()
-    }
-
-    fn need(&self, entry: &Entry, tokens: &Tokens, stale: Option<&[u8]>) -> Need {
-        let now = self.clock().now_ms();
-        let rejected = stale.is_some_and(|g| Some(g) == super::generation(entry).as_deref());
-        if tokens.expiring(now, REFRESH_MARGIN) {
-            return Need::Refresh { rejected };
-        }
-        if !rejected {
-            return Need::Nothing;
-        }
-        let last_reactive = self
-            .reactive
-            .lock()
-            .expect("lock poisoned")
-            .get(&entry.record.id)
-            .copied();
-        let since = tokens
-            .issued_at_ms
-            .unwrap_or(0)
-            .max(last_reactive.unwrap_or(0));
-        if now >= since.saturating_add(MIN_TOKEN_AGE.as_millis() as u64) {
-            Need::Refresh { rejected }
-        } else {
-            Need::Stands
-        }
-    }
-
-    fn note_reactive(&self, id: &str) {
-        let now = self.clock().now_ms();
-        self.reactive
-            .lock()
-            .expect("lock poisoned")
-            .insert(id.to_owned(), now);
-    }
-
-    fn backing_off(&self, id: &str) -> Option<Duration> {
-        let now = self.clock().now_ms();
-        let map = self.backoff.lock().expect("lock poisoned");
-        map.get(id)
-            .filter(|(_, until)| *until > now)
-            .map(|(_, until)| Duration::from_millis(until - now))
-    }
-
-    fn note_failure(&self, id: &str) -> Duration {
-        let now = self.clock().now_ms();
-        let mut map = self.backoff.lock().expect("lock poisoned");
-        let e = map.entry(id.to_owned()).or_insert((0, now));
-        e.0 += 1;
-        let wait = Duration::from_secs(1 << e.0.min(9)).min(MAX_BACKOFF);
-        e.1 = now + wait.as_millis() as u64;
-        wait
-    }
-
-    fn clear_backoff(&self, id: &str) {
-        self.backoff.lock().expect("lock poisoned").remove(id);
+        self.flight.set_clock(clock);
     }
 
     #[cfg(test)]
@@ -781,179 +682,24 @@ impl Connections {
         }
     }
 
-    /// The lock a token refresh of this connection holds until its tokens are stored.
-    pub(super) fn refresh_lock(&self, connection_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.refresh.lock(connection_id)
-    }
-
     /// Fresh OAuth 2 tokens for `link`: the stored ones while they are good, else one
     /// refresh for everyone waiting. With `stale`, the caller saw tokens of that
     /// generation rejected (401): refresh unless someone already did, or unless a
     /// refresh of this connection is too recent ([`MIN_TOKEN_AGE`]); then `Ok(None)`:
     /// the 401 stands (a wrong scope or endpoint does not make every call refresh).
     /// When a refresh before expiry fails or is backing off, the current access token
-    /// is used while it is still valid.
+    /// is used while it is still valid. See [`TokenRefresher`] for the whole contract.
     pub(super) async fn fresh_tokens(
         self: Arc<Self>,
         link: &str,
         stale: Option<&[u8]>,
     ) -> Result<Option<(Arc<Entry>, Tokens)>, BrokerError> {
-        let current = |this: &Self| -> Result<(Arc<Entry>, Tokens), BrokerError> {
-            let entry = this
-                .snapshot()
-                .connections
-                .get(link)
-                .cloned()
-                .ok_or_else(|| {
-                    BrokerError::Unknown(format!("no connection has the link name `{link}`"))
-                })?;
-            if entry.record.status != ConnectionStatus::Connected {
-                return Err(super::needs_reconnect(link, &entry.record));
-            }
-            match this.open_credentials(link, &entry)? {
-                Credentials::OAuth2(t) => Ok((entry, t)),
-                _ => Err(BrokerError::NeedsReconnect(format!(
-                    "connection `{link}` has credentials that do not fit its service; connect it again"
-                ))),
-            }
-        };
-        let (entry, tokens) = current(&self)?;
-        if self.refresh.need(&entry, &tokens, stale) == Need::Nothing {
-            return Ok(Some((entry, tokens)));
-        }
-        // One refresh per connection at a time; whoever waited re-reads what it stored
-        // (so "the 401 stands" is decided only after a refresh in flight has ended).
-        let guard = self.refresh_lock(&entry.record.id).lock_owned().await;
-        let (entry, tokens) = current(&self)?;
-        let rejected = match self.refresh.need(&entry, &tokens, stale) {
-            Need::Nothing => return Ok(Some((entry, tokens))),
-            Need::Stands => return Ok(None),
-            Need::Refresh { rejected } => rejected,
-        };
-        let id = entry.record.id.clone();
-        // Tokens the API did not refuse and that have not expired yet still serve when
-        // no new ones can be had.
-        let still_usable = |this: &Self, tokens: &Tokens| {
-            !rejected && tokens.usable(this.refresh.clock().now_ms())
-        };
-        if let Some(wait) = self.refresh.backing_off(&id) {
-            if still_usable(&self, &tokens) {
-                return Ok(Some((entry, tokens)));
-            }
-            return Err(BrokerError::Unavailable(format!(
-                "the token endpoint of connection `{link}` failed recently; the next try is in {} s",
-                wait.as_secs().max(1)
-            )));
-        }
-        if rejected {
-            self.refresh.note_reactive(&id);
-        }
-        // The refresh runs in its own task holding the lock: if this call is cancelled
-        // (its deadline), the refresh still completes and its rotated refresh token is
-        // stored before anyone uses the new access token.
-        let this = self.clone();
-        let owned_link = link.to_owned();
-        let (old_generation, old_tokens) = (super::generation(&entry), tokens.clone());
-        let result = tokio::spawn(async move {
-            let _guard = guard;
-            this.refresh_tokens(&owned_link, &entry, tokens).await
-        })
-        .await
-        .map_err(|e| BrokerError::Unavailable(format!("the token refresh failed: {e}")))?;
-        match result {
-            // Only while they are still the stored credentials: not after a revoke.
-            Err(BrokerError::Unavailable(why)) if still_usable(&self, &old_tokens) => {
-                match current(&self) {
-                    Ok((entry, tokens)) if super::generation(&entry) == old_generation => {
-                        tracing::info!(
-                            connection = link,
-                            reason = %why,
-                            "using the current access token until it expires"
-                        );
-                        Ok(Some((entry, tokens)))
-                    }
-                    _ => Err(BrokerError::Unavailable(why)),
-                }
-            }
-            other => other.map(Some),
-        }
-    }
-
-    async fn refresh_tokens(
-        &self,
-        link: &str,
-        entry: &Arc<Entry>,
-        tokens: Tokens,
-    ) -> Result<(Arc<Entry>, Tokens), BrokerError> {
-        let service = entry.service.clone().ok_or_else(|| {
-            BrokerError::NeedsReconnect(format!(
-                "connection `{link}`'s service was deleted; connect it again"
-            ))
-        })?;
-        let AuthConfig::OAuth2 { grant_type, .. } = &service.auth else {
-            return Err(BrokerError::NeedsReconnect(format!(
-                "connection `{link}` is not an OAuth 2 connection"
-            )));
-        };
-        let client = self
-            .oauth_client(&service, &entry.record.params)
-            .map_err(|m| BrokerError::NeedsReconnect(format!("connection `{link}`: {m}")))?;
-        let result = match grant_type {
-            GrantType::ClientCredentials => {
-                client
-                    .client_credentials(&self.http, &self.scopes_of(entry, &service))
-                    .await
-            }
-            GrantType::AuthorizationCode => client.refresh(&self.http, &tokens).await,
-        };
-        // A provider's `error_description` is its own text and may quote the client secret
-        // or a token back: redacted before it becomes a status reason or reaches a function.
-        let result = result.map_err(|e| redact_token_error(e, &client, &tokens));
-        let id = &entry.record.id;
-        match result {
-            Ok(new) => {
-                self.refresh.clear_backoff(id);
-                if let Err(e) = self.store_refreshed(entry, new).await {
-                    tracing::warn!(connection = link, error = %e, "the refreshed tokens were not stored");
-                    return Err(BrokerError::Unavailable(format!(
-                        "connection `{link}` changed during its token refresh ({e}); try again"
-                    )));
-                }
-                tracing::info!(connection = link, "access token refreshed");
-                let entry = self
-                    .snapshot()
-                    .connections
-                    .get(link)
-                    .cloned()
-                    .ok_or_else(|| {
-                        BrokerError::Unknown(format!("no connection has the link name `{link}`"))
-                    })?;
-                match self.open_credentials(link, &entry)? {
-                    Credentials::OAuth2(t) => Ok((entry, t)),
-                    _ => Err(BrokerError::NeedsReconnect(format!(
-                        "connection `{link}` has credentials that do not fit its service"
-                    ))),
-                }
-            }
-            Err(
-                e @ (TokenError::InvalidGrant(_) | TokenError::Rejected(_) | TokenError::Config(_)),
-            ) => {
-                let why = format!("token refresh failed: {e}; connect again");
-                tracing::warn!(connection = link, reason = %e, "refresh refused; the connection needs to be connected again");
-                self.mark_needs_reconnect(link, entry, &why).await;
-                Err(BrokerError::NeedsReconnect(format!(
-                    "connection `{link}`: {why}"
-                )))
-            }
-            Err(e @ TokenError::Transient(_)) => {
-                let wait = self.refresh.note_failure(id);
-                tracing::warn!(connection = link, error = %e, retry_in_s = wait.as_secs(), "token refresh failed; backing off");
-                Err(BrokerError::Unavailable(format!(
-                    "connection `{link}`: {e}; the next try is in {} s",
-                    wait.as_secs().max(1)
-                )))
-            }
-        }
+        let target = Arc::new(ConnectionTarget {
+            connections: self.clone(),
+            link: link.to_owned(),
+        });
+        let fresh = TokenRefresher::fresh(&self.refresh.flight, target, stale).await?;
+        Ok(fresh.map(|c| (c.at, c.tokens)))
     }
 
     /// Seals refreshed tokens against the credentials they came from (not the whole
@@ -996,11 +742,16 @@ impl Connections {
     /// After a definitive refusal: `needs_reconnect` with the tokens erased, written
     /// against the refused credentials (so a concurrent edit or note cannot make the
     /// write miss). When the credentials changed meanwhile, the refusal was about old
-    /// ones and nothing is written; when the write fails, the connection backs off (no
-    /// token request for a while) and the failure is logged, never silently kept.
-    async fn mark_needs_reconnect(&self, link: &str, entry: &Entry, why: &str) {
+    /// ones and nothing is written (`Ok`); when the write fails, the error is returned
+    /// (the refresher then backs off and logs it, never silently keeps it).
+    async fn mark_needs_reconnect(
+        &self,
+        link: &str,
+        entry: &Entry,
+        why: &str,
+    ) -> Result<(), Error> {
         let Some(expected) = entry.sealed.clone() else {
-            return;
+            return Ok(());
         };
         let (l, id, why_owned) = (link.to_owned(), entry.record.id.clone(), why.to_owned());
         #[cfg(test)]
@@ -1031,25 +782,14 @@ impl Connections {
                     Err(e) => Err(e.into()),
                 }
             })
-            .await;
-        match written {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::info!(
-                    connection = link,
-                    "the refused credentials were replaced meanwhile; nothing to mark"
-                );
-            }
-            Err(e) => {
-                let wait = self.refresh.note_failure(&entry.record.id);
-                tracing::error!(
-                    connection = link,
-                    error = %e,
-                    retry_in_s = wait.as_secs(),
-                    "could not record that the connection needs to be connected again; backing off"
-                );
-            }
+            .await?;
+        if !written {
+            tracing::info!(
+                connection = link,
+                "the refused credentials were replaced meanwhile; nothing to mark"
+            );
         }
+        Ok(())
     }
 
     /// Starts forgetting the OAuth 2 tokens of the connections `select` picks: takes
@@ -1069,7 +809,7 @@ impl Connections {
         picked.sort();
         let mut guards = Vec::with_capacity(picked.len());
         for (id, _) in &picked {
-            guards.push(self.refresh_lock(id).lock_owned().await);
+            guards.push(TokenRefresher::<ConnectionTarget>::hold(&self.refresh.flight, id).await);
         }
         // Read again under the locks: a refresh that just finished stored new tokens.
         let snapshot = self.snapshot();
@@ -1138,7 +878,7 @@ pub(super) struct Forgotten {
 /// Connections whose tokens are being erased: their refresh locks (no refresh can
 /// store new tokens meanwhile) and what to revoke once the erase is committed.
 pub(super) struct Forgetting {
-    guards: Vec<tokio::sync::OwnedMutexGuard<()>>,
+    guards: Vec<RefreshHold>,
     pending: Vec<Forgotten>,
 }
 
@@ -1148,6 +888,116 @@ impl std::fmt::Debug for Forgetting {
             .field("locks", &self.guards.len())
             .field("to_revoke", &self.pending.len())
             .finish()
+    }
+}
+
+/// One connection of the broker as the token refresher sees it (see [`RefreshTarget`]).
+pub(super) struct ConnectionTarget {
+    connections: Arc<Connections>,
+    link: String,
+}
+
+impl RefreshTarget for ConnectionTarget {
+    type At = Arc<Entry>;
+
+    fn name(&self) -> &str {
+        &self.link
+    }
+
+    fn current(&self) -> Result<Current<Arc<Entry>>, BrokerError> {
+        let link = &self.link;
+        let this = &self.connections;
+        let entry = this
+            .snapshot()
+            .connections
+            .get(link)
+            .cloned()
+            .ok_or_else(|| {
+                BrokerError::Unknown(format!("no connection has the link name `{link}`"))
+            })?;
+        if entry.record.status != ConnectionStatus::Connected {
+            return Err(super::needs_reconnect(link, &entry.record));
+        }
+        match this.open_credentials(link, &entry)? {
+            Credentials::OAuth2(tokens) => Ok(Current {
+                connection_id: entry.record.id.clone(),
+                generation: super::generation(&entry),
+                tokens,
+                at: entry,
+            }),
+            _ => Err(BrokerError::NeedsReconnect(format!(
+                "connection `{link}` has credentials that do not fit its service; connect it again"
+            ))),
+        }
+    }
+
+    fn provider(&self, at: &Current<Arc<Entry>>) -> Result<Arc<dyn TokenProvider>, BrokerError> {
+        let (link, entry) = (&self.link, &at.at);
+        let service = entry.service.clone().ok_or_else(|| {
+            BrokerError::NeedsReconnect(format!(
+                "connection `{link}`'s service was deleted; connect it again"
+            ))
+        })?;
+        let AuthConfig::OAuth2 { grant_type, .. } = &service.auth else {
+            return Err(BrokerError::NeedsReconnect(format!(
+                "connection `{link}` is not an OAuth 2 connection"
+            )));
+        };
+        let client = self
+            .connections
+            .oauth_client(&service, &entry.record.params)
+            .map_err(|m| BrokerError::NeedsReconnect(format!("connection `{link}`: {m}")))?;
+        let client_credentials = match grant_type {
+            GrantType::ClientCredentials => Some(self.connections.scopes_of(entry, &service)),
+            GrantType::AuthorizationCode => None,
+        };
+        Ok(Arc::new(ClientProvider {
+            client,
+            http: self.connections.http.clone(),
+            client_credentials,
+        }))
+    }
+
+    fn store<'a>(
+        &'a self,
+        at: &'a Current<Arc<Entry>>,
+        tokens: Tokens,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.connections.store_refreshed(&at.at, tokens))
+    }
+
+    fn mark_needs_reconnect<'a>(
+        &'a self,
+        at: &'a Current<Arc<Entry>>,
+        why: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(
+            self.connections
+                .mark_needs_reconnect(&self.link, &at.at, why),
+        )
+    }
+}
+
+/// The token request of a connection through its [`OAuthClient`]: a refresh grant, or
+/// (`client_credentials`, with the scopes) the client-credentials grant again.
+struct ClientProvider {
+    client: OAuthClient,
+    http: switchboard_outbound::TokenHttp,
+    client_credentials: Option<Vec<String>>,
+}
+
+impl TokenProvider for ClientProvider {
+    fn request<'a>(&'a self, current: &'a Tokens) -> BoxFuture<'a, Result<Tokens, TokenError>> {
+        Box::pin(async move {
+            let result = match &self.client_credentials {
+                Some(scopes) => self.client.client_credentials(&self.http, scopes).await,
+                None => self.client.refresh(&self.http, current).await,
+            };
+            // A provider's `error_description` is its own text and may quote the client
+            // secret or a token back: redacted before it becomes a status reason or
+            // reaches a function.
+            result.map_err(|e| redact_token_error(e, &self.client, current))
+        })
     }
 }
 
@@ -1195,7 +1045,7 @@ mod redaction_tests {
             revoke_url: None,
             client_auth: ClientAuth::Basic,
             scope_delimiter: " ".into(),
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(crate::provider::SystemClock),
         };
         let tokens = Tokens {
             access_token: SecretString::new("at-canary"),
@@ -1227,6 +1077,8 @@ mod refresh_tests {
     use axum::http::StatusCode;
     use serde_json::{Value, json};
     use tokio::sync::{Notify, Semaphore};
+
+    use std::sync::Mutex;
 
     use super::*;
     use crate::provider::ManualClock;
@@ -1634,7 +1486,8 @@ mod refresh_tests {
         // Not a silent dead state: no token request until the back-off ends.
         assert!(
             s.c.refresh
-                .backing_off(&s.c.entry("main").unwrap().record.id)
+                .flight
+                .backoff(&s.c.entry("main").unwrap().record.id)
                 .is_some()
         );
         let e = s.fresh(None).await.unwrap_err();
