@@ -21,6 +21,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use switchboard::runtime::CompileCache;
 use switchboard::server::{self, Running, ServeConfig};
 pub use switchboard_client as client;
 use switchboard_client::Client;
@@ -45,9 +46,12 @@ pub struct HostOptions {
     pub max_concurrency: u32,
     /// How long an OAuth sign-in may take (default 10 minutes).
     pub oauth_flow_ttl: Option<std::time::Duration>,
-    /// The clock of OAuth 2 token refresh (default: the system's); a test moves it
-    /// instead of sleeping.
+    /// The clock of OAuth 2 token refresh and of sign-in expiry (default: the system's);
+    /// a test moves it instead of sleeping.
     pub clock: Option<Arc<switchboard::connections::ManualClock>>,
+    /// Where compiled components are shared; `None`: the one cache of this process, so
+    /// each plugin is compiled once per engine configuration for the whole test run.
+    pub compile_cache: Option<Arc<CompileCache>>,
 }
 
 impl Default for HostOptions {
@@ -57,8 +61,16 @@ impl Default for HostOptions {
             max_concurrency: 16,
             oauth_flow_ttl: None,
             clock: None,
+            compile_cache: None,
         }
     }
+}
+
+/// The compiled components every [`TestHost`] of this process shares unless its options
+/// name another cache.
+pub fn shared_compile_cache() -> Arc<CompileCache> {
+    static CACHE: OnceLock<Arc<CompileCache>> = OnceLock::new();
+    CACHE.get_or_init(CompileCache::new).clone()
 }
 
 /// Everything the host logged in this test process, at debug level and above
@@ -120,6 +132,11 @@ impl TestHost {
         if let Some(clock) = &opts.clock {
             config.clock = clock.clone();
         }
+        config.compile_cache = Some(
+            opts.compile_cache
+                .clone()
+                .unwrap_or_else(shared_compile_cache),
+        );
         let running = server::spawn(config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("host starts");

@@ -374,7 +374,7 @@ impl Connections {
         let (authorize_url, verifier) = client
             .authorize(&redirect_uri, &state, &scopes, &extra)
             .map_err(|e| bad("invalid_connection", e.to_string()))?;
-        let now = now_ms();
+        let now = self.refresh.clock().now_ms(); // the injected clock: sign-in expiry
         let flow = PendingFlow {
             connection_id: entry.record.id.clone(),
             link: entry.record.link_name.clone(),
@@ -447,7 +447,7 @@ impl Connections {
         let nonce = random_token(32);
         let store = self.store.clone();
         let (s, hash) = (state.to_owned(), sha256_hex(&nonce));
-        let now = now_ms();
+        let now = self.refresh.clock().now_ms();
         let outcome = blocking(move || Ok(store.bind_flow(&s, &hash, now)?))
             .await
             .map_err(|_| FlowError("the host could not save the sign-in".into()))?;
@@ -514,7 +514,7 @@ impl Connections {
                 ));
             }
         };
-        if flow.expires_at_ms <= now_ms() {
+        if flow.expires_at_ms <= self.refresh.clock().now_ms() {
             return Err(FlowError(format!(
                 "the sign-in expired (it lasts {}); start again",
                 lifetime_words(self.flow_ttl())

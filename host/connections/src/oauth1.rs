@@ -302,7 +302,7 @@ impl Connections {
         authorize
             .query_pairs_mut()
             .append_pair("oauth_token", issued.token.expose());
-        let now = now_ms();
+        let now = self.refresh.clock().now_ms(); // the injected clock: sign-in expiry
         let flow = PendingFlow {
             connection_id: entry.record.id.clone(),
             link: entry.record.link_name.clone(),

@@ -7,6 +7,7 @@
 
 mod admission;
 mod bindings;
+mod compile_cache;
 pub mod precheck;
 mod state;
 
@@ -21,6 +22,7 @@ use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
 };
 
+pub use compile_cache::CompileCache;
 pub use precheck::CompileLimits;
 pub use state::LogLine;
 use state::{CallState, DeadlineExceeded, MemoryLimiter};
@@ -188,6 +190,8 @@ pub struct Runtime {
     config: RuntimeConfig,
     stats: Stats,
     pagemap_scan: bool,
+    /// Test suites share compiled components between hosts; `None` in production.
+    compile_cache: Option<Arc<CompileCache>>,
     // Held for its `Drop`, which stops the epoch thread.
     _ticker: Ticker,
 }
@@ -292,6 +296,7 @@ impl Runtime {
             config,
             stats: Stats::default(),
             pagemap_scan,
+            compile_cache: None,
             _ticker: ticker,
         })
     }
@@ -300,6 +305,15 @@ impl Runtime {
     #[must_use]
     pub fn with_connections(mut self, broker: Arc<dyn ConnectionBroker>) -> Self {
         self.broker = broker;
+        self
+    }
+
+    /// Shares compiled components with the other runtimes that hold `cache` (test suites
+    /// that start many hosts; see [`CompileCache`]). A component found there is
+    /// deserialised instead of compiled, and still counts in [`Stats::compiled`].
+    #[must_use]
+    pub fn with_compile_cache(mut self, cache: Option<Arc<CompileCache>>) -> Self {
+        self.compile_cache = cache;
         self
     }
 
@@ -346,13 +360,33 @@ impl Runtime {
         check_header(wasm)?;
         precheck::check(wasm, &self.config.compile_limits)?;
         self.stats.compiles_started.fetch_add(1, Ordering::Relaxed);
-        let component = Component::new(&self.engine, wasm)
-            .map_err(|e| DeployError::NotAComponent(format!("invalid component: {e:#}")))?;
+        let cache = self
+            .compile_cache
+            .as_ref()
+            .map(|c| (c, CompileCache::key(self.engine_hash, wasm)));
+        let cached = cache.as_ref().and_then(|(c, key)| c.get(key));
+        let component = match &cached {
+            // SAFETY: as in `load`: the cache holds only what `compile` serialised, under
+            // an engine of the same hash (part of the key).
+            #[allow(unsafe_code, reason = "loading our own precompiled artifact")]
+            Some(bytes) => unsafe { Component::deserialize(&self.engine, bytes.as_slice()) },
+            None => Component::new(&self.engine, wasm),
+        }
+        .map_err(|e| DeployError::NotAComponent(format!("invalid component: {e:#}")))?;
         self.stats.compiled.fetch_add(1, Ordering::Relaxed);
         let loaded = self.link(&component)?;
-        let bytes = component.serialize().map_err(|e| {
-            DeployError::NotAComponent(format!("component could not be serialised: {e:#}"))
-        })?;
+        let bytes = match cached {
+            Some(bytes) => Vec::clone(&bytes),
+            None => {
+                let bytes = component.serialize().map_err(|e| {
+                    DeployError::NotAComponent(format!("component could not be serialised: {e:#}"))
+                })?;
+                if let Some((c, key)) = cache {
+                    c.insert(key, bytes.clone());
+                }
+                bytes
+            }
+        };
         Ok((
             Artifact {
                 engine_hash: self.engine_hash,

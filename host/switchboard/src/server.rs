@@ -95,7 +95,8 @@ pub struct ServeConfig {
     pub connections: ConnectionLimits,
     /// How long an OAuth authorization may take, from connect to callback.
     pub oauth_flow_ttl: std::time::Duration,
-    /// The clock OAuth 2 token refresh reads (the system's; tests move a manual one).
+    /// The clock OAuth 2 token refresh and sign-in expiry read (the system's; tests move
+    /// a manual one).
     pub clock: Arc<dyn switchboard_connections::Clock>,
     /// The URL browsers reach the host at (`--public-url`), for the OAuth redirect URI
     /// `{public_url}/oauth/callback`; `None`: `http://` and the listening address.
@@ -103,6 +104,9 @@ pub struct ServeConfig {
     /// The master key as 64 hex characters (from `$SWITCHBOARD_MASTER_KEY`); `None`
     /// reads, or on first start creates, the key file in the data folder.
     pub master_key: Option<String>,
+    /// Compiled components shared with other hosts in this process (test suites; see
+    /// [`crate::runtime::CompileCache`]); `None`, the default, compiles every upload.
+    pub compile_cache: Option<Arc<crate::runtime::CompileCache>>,
 }
 
 impl ServeConfig {
@@ -118,6 +122,7 @@ impl ServeConfig {
             public_url: None,
             oauth_flow_ttl: switchboard_connections::FLOW_TTL,
             clock: Arc::new(switchboard_connections::SystemClock),
+            compile_cache: None,
         }
     }
 }
@@ -389,7 +394,9 @@ impl Host {
         connections.set_flow_ttl(config.oauth_flow_ttl);
         connections.set_clock(config.clock.clone());
         let runtime = Arc::new(
-            Runtime::new(config.runtime.clone(), outbound)?.with_connections(connections.clone()),
+            Runtime::new(config.runtime.clone(), outbound)?
+                .with_connections(connections.clone())
+                .with_compile_cache(config.compile_cache.clone()),
         );
         let app = App::new(store, runtime, connections.clone(), config.app.clone()).await?;
         Ok(Self {

@@ -17,6 +17,7 @@ async fn start(dir: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> (Running, Ap
     let mut config = ServeConfig::new(dir);
     config.outbound.allow_private_networks = true;
     config.runtime.max_memory_mib = 64;
+    config.compile_cache = Some(switchboard_tests::shared_compile_cache());
     tweak(&mut config);
     let running = server::spawn(config, "127.0.0.1:0".parse().unwrap())
         .await

@@ -64,6 +64,8 @@ async fn host_with_clock(dir: &std::path::Path) -> (TestHost, Arc<ManualClock>) 
 /// connected through the browser flow; token refresh reads the returned clock.
 async fn connected(dir: &std::path::Path, mock: &OAuthMock) -> (TestHost, Arc<ManualClock>) {
     let (host, clock) = host_with_clock(dir).await;
+    // The provider's token lifetimes run on the host's clock: the test moves both.
+    mock.set_clock(clock.clone());
     mock.set_redirect_uri(&format!("{}/oauth/callback", host.api.base()));
     let api = &host.api;
     api.deploy_ok("fetch", FETCH, "?max_requests=8").await;
@@ -200,9 +202,11 @@ async fn two_hundred_concurrent_calls_with_an_expired_token_make_one_token_reque
     let dir = tempfile::tempdir().unwrap();
     let mock = OAuthMock::start(provider_config()).await;
     let (host, clock) = connected(dir.path(), &mock).await;
-    mock.set_config(|c| c.token_delay = Duration::from_millis(300));
+    // A slow provider: the refresh waits at /token until the other calls pile up behind it.
+    mock.hold_token_answers();
     clock.advance(MIN_TOKEN_AGE);
     mock.expire_access_tokens();
+    let before = mock.unauthorized_answers();
     let calls = (0..200).map(|_| {
         let api = host.api.clone();
         let url = format!("{}/api/data", mock.origin());
@@ -211,7 +215,15 @@ async fn two_hundred_concurrent_calls_with_an_expired_token_make_one_token_reque
                 .await
         })
     });
-    let results = futures_join(calls).await;
+    let calls: Vec<_> = calls.collect();
+    // A refresh is in flight and at least one more call met the expired token (and so
+    // waits on that refresh instead of starting its own).
+    mock.until("a refresh request and a second 401", |m| {
+        m.token_requests("refresh_token") == 1 && m.unauthorized_answers() >= before + 2
+    })
+    .await;
+    mock.release_token_answers();
+    let results = futures_join(calls.into_iter()).await;
     let ok = results
         .iter()
         .filter(|(status, out)| *status == 200 && out["status"] == 200)
@@ -241,7 +253,7 @@ async fn a_restart_during_a_refresh_keeps_the_newest_refresh_token() {
     let dir = tempfile::tempdir().unwrap();
     let mock = OAuthMock::start(provider_config()).await;
     let (host, clock) = connected(dir.path(), &mock).await;
-    mock.set_config(|c| c.token_delay = Duration::from_millis(1500));
+    mock.hold_token_answers();
     clock.advance(MIN_TOKEN_AGE);
     mock.expire_access_tokens();
     let api = host.api.clone();
@@ -250,14 +262,19 @@ async fn a_restart_during_a_refresh_keeps_the_newest_refresh_token() {
         api.invoke("fetch", &json!({"url": url, "connection": "prov_main"}))
             .await
     });
-    while mock.token_requests("refresh_token") == 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    mock.until("a refresh request", |m| {
+        m.token_requests("refresh_token") == 1
+    })
+    .await;
     // Stop while the provider is answering: the refresh finishes and is stored first.
-    let host = host.restart().await;
+    let restart = host.restart();
+    tokio::pin!(restart);
+    // The first poll asks the server to stop; it then waits for the call in flight.
+    assert!(futures_util::poll!(restart.as_mut()).is_pending());
+    mock.release_token_answers();
+    let host = restart.await;
     let (status, out) = in_flight.await.unwrap();
     assert_eq!((status, &out["status"]), (200, &json!(200)), "{out}");
-    mock.set_config(|c| c.token_delay = Duration::ZERO);
     mock.set_redirect_uri(&format!("{}/oauth/callback", host.api.base()));
 
     // The next refresh uses the newest refresh token: the provider detects no reuse.
@@ -711,12 +728,16 @@ fn has_token(text: &str, prefix: &str) -> bool {
 
 #[tokio::test]
 async fn an_expired_state_is_refused() {
+    const TTL: Duration = Duration::from_secs(60);
     let dir = tempfile::tempdir().unwrap();
     let mock = OAuthMock::start(provider_config()).await;
+    // Sign-in expiry reads the injected clock: the test moves it past the lifetime.
+    let clock = Arc::new(ManualClock::default());
     let host = TestHost::start_with(
         dir.path(),
         HostOptions {
-            oauth_flow_ttl: Some(Duration::from_millis(2500)),
+            oauth_flow_ttl: Some(TTL),
+            clock: Some(clock.clone()),
             ..Default::default()
         },
     )
@@ -733,7 +754,7 @@ async fn an_expired_state_is_refused() {
 
     // Opened too late.
     let start = start_connect(api, "prov_main").await;
-    tokio::time::sleep(Duration::from_millis(2700)).await;
+    clock.advance(TTL);
     let r = http.get(&start).send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("expired"));
@@ -754,7 +775,7 @@ async fn an_expired_state_is_refused() {
         .to_str()
         .unwrap()
         .to_owned();
-    tokio::time::sleep(Duration::from_millis(2700)).await;
+    clock.advance(TTL);
     let r = http
         .get(&back)
         .header("cookie", cookie)

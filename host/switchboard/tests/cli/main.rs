@@ -1,6 +1,9 @@
 //! The `switchboard` binary as an operator uses it, against a host started
 //! in-process on port 0: exit codes and messages. (Deploying real plugins is
-//! covered end to end in `tests/`.)
+//! covered end to end in `tests/`.) One test binary for all of the CLI's tests: each
+//! binary links the whole host.
+
+mod catalog;
 
 use std::process::{Command, Output};
 
