@@ -704,7 +704,10 @@ impl Connections {
         record.record_event("failed", Some(&why), record.updated_at_ms);
         let expected = entry.record.clone();
         if let Err(e) = self
-            .write(move |s| Ok(s.update_connection(&expected, &record, SecretChange::Keep)?))
+            .write(
+                crate::snapshot::Touched::connection(&entry.record.link_name),
+                move |s| Ok(s.update_connection(&expected, &record, SecretChange::Keep)?),
+            )
             .await
         {
             tracing::warn!(connection = %entry.record.link_name, error = %e, "a failed sign-in was not recorded");
@@ -753,8 +756,11 @@ impl Connections {
         }
         record.updated_at_ms = now;
         let expected = entry.record.clone();
-        self.write(move |s| Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?))
-            .await
+        self.write(
+            crate::snapshot::Touched::connection(&entry.record.link_name),
+            move |s| Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?),
+        )
+        .await
     }
 
     /// Connect for client credentials: fetch a token now, so a wrong client is found at
@@ -971,25 +977,28 @@ impl Connections {
         let blob = self.sealer.seal(entry.record.id.as_bytes(), &plain);
         let (link, id) = (entry.record.link_name.clone(), entry.record.id.clone());
         let now = now_ms();
-        self.write(move |s| {
-            s.replace_credentials(
-                &link,
-                &id,
-                &expected,
-                |record| {
-                    record.status_reason = None;
-                    record.record_event("refreshed", None, now);
-                    record.credential_names = names;
-                    record.token_expires_at_ms = expires;
-                    if let Some(g) = granted {
-                        record.granted_scopes = g;
-                    }
-                    record.updated_at_ms = now;
-                },
-                SecretChange::Set(blob),
-            )?;
-            Ok(())
-        })
+        self.write(
+            crate::snapshot::Touched::connection(&entry.record.link_name),
+            move |s| {
+                s.replace_credentials(
+                    &link,
+                    &id,
+                    &expected,
+                    |record| {
+                        record.status_reason = None;
+                        record.record_event("refreshed", None, now);
+                        record.credential_names = names;
+                        record.token_expires_at_ms = expires;
+                        if let Some(g) = granted {
+                            record.granted_scopes = g;
+                        }
+                        record.updated_at_ms = now;
+                    },
+                    SecretChange::Set(blob),
+                )?;
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -1008,7 +1017,7 @@ impl Connections {
         #[cfg(not(test))]
         let fail = false;
         let written = self
-            .write(move |s| {
+            .write(crate::snapshot::Touched::connection(link), move |s| {
                 if fail {
                     return Err(Error::Internal(anyhow::anyhow!("injected write failure")));
                 }
