@@ -413,7 +413,17 @@ impl Store {
                 }
             };
             tx.open_table(SECRETS)?.remove(removed.id.as_str())?;
-            tx.open_table(GRANTS)?.retain(|(_, l), _| l != link)?;
+            // Its grants, by function (no scan of every grant): a function's deletion
+            // takes its grants with it, so every grant names a stored function.
+            let functions: Vec<String> = tx
+                .open_table(super::tables::FUNCTIONS)?
+                .iter()?
+                .map(|e| Ok::<_, StoreError>(e?.0.value().to_owned()))
+                .collect::<Result<_, _>>()?;
+            let mut grants = tx.open_table(GRANTS)?;
+            for function in &functions {
+                grants.remove((function.as_str(), link))?;
+            }
             tx.open_table(AUDIT)?
                 .retain_in((link, 0)..=(link, u64::MAX), |_, _| false)?;
         }
