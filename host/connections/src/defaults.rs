@@ -150,7 +150,11 @@ impl Connections {
         // A changed client revokes the connections: at the provider too, with the old
         // client's credentials.
         let forgetting = self
-            .begin_forget(|e| had_client && e.record.service_id == service.id)
+            .begin_forget(if had_client {
+                crate::oauth::Forget::Service(&service.id)
+            } else {
+                crate::oauth::Forget::Nothing
+            })
             .await;
         let revoked = self
             .write(crate::snapshot::Touched::service(link), move |s| {

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use audit::KEEP_PER_CONNECTION;
 pub use defaults::ServiceClient;
+use oauth::Forget;
 pub use oauth::{FLOW_COOKIE, FLOW_TTL, FlowError, FlowStart, MIN_TOKEN_AGE, flow_cookie_name};
 pub use oauth1::CallbackParams;
 use snapshot::{Entry, Snapshot, Touched};
@@ -878,7 +879,7 @@ impl Connections {
         let reason = format!("service `{link}` was edited; connect again");
         // Every connection of the service is revoked: at the provider too, with the
         // client as it was.
-        let forgetting = self.begin_forget(|e| e.record.service_id == old.id).await;
+        let forgetting = self.begin_forget(Forget::Service(&old.id)).await;
         let revoked = self
             .write(Touched::service(link), move |s| {
                 Ok(s.replace_service(&old, &r, Some(&reason), secret)?)
@@ -904,7 +905,7 @@ impl Connections {
         )?;
         let l = link.to_owned();
         let reason = format!("service `{link}` was deleted");
-        let forgetting = self.begin_forget(|e| e.record.service_id == old.id).await;
+        let forgetting = self.begin_forget(Forget::Service(&old.id)).await;
         let revoked = self
             .write(Touched::service(link), move |s| {
                 Ok(s.delete_service(&l, &reason, now_ms())?)
@@ -1066,7 +1067,14 @@ impl Connections {
         // this edit fail rather than leave them live.
         let erase = matches!(secret, SecretChange::Erase);
         let forgetting = self
-            .begin_forget(|x| erase && x.record.id == e.record.id)
+            .begin_forget(if erase {
+                Forget::Connection {
+                    link,
+                    id: &e.record.id,
+                }
+            } else {
+                Forget::Nothing
+            })
             .await;
         self.write(Touched::connection(link), move |s| {
             Ok(s.update_connection(&e.record, &record, secret)?)
@@ -1193,7 +1201,12 @@ impl Connections {
         if entry.record.status != ConnectionStatus::Connected {
             return Ok(entry.clone());
         }
-        let forgetting = self.begin_forget(|e| e.record.id == entry.record.id).await;
+        let forgetting = self
+            .begin_forget(Forget::Connection {
+                link,
+                id: &entry.record.id,
+            })
+            .await;
         let e = self.entry(link)?;
         if e.record.status == ConnectionStatus::Connected {
             let why = "connected again: the earlier tokens were revoked";
@@ -1223,7 +1236,7 @@ impl Connections {
         self.entry(link)?;
         // Under the refresh lock: erase here first, then revoke what was erased at the
         // provider (a refresh cannot store new tokens in between).
-        let forgetting = self.begin_forget(|e| e.record.link_name == link).await;
+        let forgetting = self.begin_forget(Forget::Link(link)).await;
         let e = self.entry(link)?;
         let now = now_ms();
         let mut record = e.record.clone();
@@ -1248,7 +1261,7 @@ impl Connections {
     /// [`Error::NotFound`].
     pub async fn delete_connection(&self, link: &str) -> Result<(), Error> {
         self.audit.flush().await;
-        let forgetting = self.begin_forget(|e| e.record.link_name == link).await;
+        let forgetting = self.begin_forget(Forget::Link(link)).await;
         let l = link.to_owned();
         self.write(Touched::connection(link), move |s| {
             Ok(s.delete_connection(&l)?)

@@ -1067,14 +1067,33 @@ impl Connections {
     /// service is now (before an edit). Erase locally while holding the result, then
     /// pass it to [`Self::finish_forget`]; dropping it instead (the erase failed)
     /// revokes nothing.
-    pub(super) async fn begin_forget(&self, select: impl Fn(&Entry) -> bool) -> Forgetting {
-        let mut picked: Vec<(String, String)> = self
-            .snapshot()
-            .connections
-            .values()
-            .filter(|e| select(e))
-            .map(|e| (e.record.id.clone(), e.record.link_name.clone()))
-            .collect();
+    pub(super) async fn begin_forget(&self, pick: Forget<'_>) -> Forgetting {
+        let snapshot = self.snapshot();
+        let key = |e: &Arc<Entry>| (e.record.id.clone(), e.record.link_name.clone());
+        let mut picked: Vec<(String, String)> = match pick {
+            Forget::Nothing => Vec::new(),
+            // One connection: a look-up, not a scan (a write stays O(log n)).
+            Forget::Link(link) => snapshot
+                .connections
+                .get(link)
+                .map(key)
+                .into_iter()
+                .collect(),
+            Forget::Connection { link, id } => snapshot
+                .connections
+                .get(link)
+                .filter(|e| e.record.id == id)
+                .map(key)
+                .into_iter()
+                .collect(),
+            // Every connection of a service (its edit, delete or client change).
+            Forget::Service(service_id) => snapshot
+                .connections
+                .values()
+                .filter(|e| e.record.service_id == service_id)
+                .map(key)
+                .collect(),
+        };
         picked.sort();
         let mut guards = Vec::with_capacity(picked.len());
         for (id, _) in &picked {
@@ -1146,6 +1165,20 @@ pub(super) struct Forgotten {
 
 /// Connections whose tokens are being erased: their refresh locks (no refresh can
 /// store new tokens meanwhile) and what to revoke once the erase is committed.
+/// Which connections [`Connections::begin_forget`] takes.
+pub(super) enum Forget<'a> {
+    Nothing,
+    /// The connection under a link name.
+    Link(&'a str),
+    /// The connection under a link name, if it is still the one with this id.
+    Connection {
+        link: &'a str,
+        id: &'a str,
+    },
+    /// Every connection of the service with this id.
+    Service(&'a str),
+}
+
 pub(super) struct Forgetting {
     guards: Vec<tokio::sync::OwnedMutexGuard<()>>,
     pending: Vec<Forgotten>,
