@@ -694,7 +694,7 @@ impl App {
         self.logs.lock().expect("lock poisoned").remove(name);
         // The store dropped its grants; a function deployed again under this name
         // must not inherit them from the snapshot.
-        self.connections.refresh().await?;
+        self.connections.function_changed(name).await?;
         tracing::info!(function = name, "deleted");
         Ok(())
     }

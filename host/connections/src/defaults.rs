@@ -2,8 +2,7 @@
 //! merged into the snapshot next to custom services, read-only, their link names
 //! reserved, and the operator's OAuth client set once per service.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use switchboard_model::Principal;
 
 use serde::Deserialize;
@@ -12,7 +11,6 @@ use super::{Connections, Error, MAX_SECRET_LEN, ServiceView, bad, now_ms};
 use crate::catalog::{self, ServiceQuery};
 use switchboard_model::SecretString;
 use switchboard_model::records::{ServiceClientRecord, ServiceRecord};
-use switchboard_store::Store;
 
 /// `PUT /api/v1/services/{link}/client`: the operator's OAuth client of a default
 /// service. `Debug` prints no secret.
@@ -25,27 +23,6 @@ pub struct ServiceClient {
     /// OAuth 2 client secret (OAuth 1: consumer secret).
     #[serde(alias = "consumer_secret")]
     pub client_secret: SecretString,
-}
-
-/// Every service the snapshot knows: the catalogue's (with their configured clients),
-/// then the stored custom ones. A custom service stored under a link name the
-/// catalogue took later keeps it (its connections keep working).
-pub(super) fn services(store: &Store) -> Result<BTreeMap<String, Arc<ServiceRecord>>, Error> {
-    let clients: HashMap<String, ServiceClientRecord> = store.service_clients()?;
-    let mut out: BTreeMap<String, Arc<ServiceRecord>> = catalog::entries()
-        .iter()
-        .map(|e| {
-            let r = catalog::record(e, clients.get(&e.id()));
-            (r.link_name.clone(), Arc::new(r))
-        })
-        .collect();
-    out.extend(
-        store
-            .services()?
-            .into_iter()
-            .map(|s| (s.link_name.clone(), Arc::new(s))),
-    );
-    Ok(out)
 }
 
 /// Default services cannot be edited or deleted.
@@ -173,10 +150,16 @@ impl Connections {
         // A changed client revokes the connections: at the provider too, with the old
         // client's credentials.
         let forgetting = self
-            .begin_forget(|e| had_client && e.record.service_id == service.id)
+            .begin_forget(if had_client {
+                crate::oauth::Forget::Service(&service.id)
+            } else {
+                crate::oauth::Forget::Nothing
+            })
             .await;
         let revoked = self
-            .write(move |s| Ok(s.set_service_client(&id, &record, &sealed, reason.as_deref())?))
+            .write(crate::snapshot::Touched::service(link), move |s| {
+                Ok(s.set_service_client(&id, &record, &sealed, reason.as_deref())?)
+            })
             .await?;
         self.finish_forget(forgetting).await;
         tracing::info!(

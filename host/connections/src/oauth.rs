@@ -605,7 +605,10 @@ impl Connections {
         record.record_event("failed", Some(&why), record.updated_at_ms);
         let expected = entry.record.clone();
         if let Err(e) = self
-            .write(move |s| Ok(s.update_connection(&expected, &record, SecretChange::Keep)?))
+            .write(
+                crate::snapshot::Touched::connection(&entry.record.link_name),
+                move |s| Ok(s.update_connection(&expected, &record, SecretChange::Keep)?),
+            )
             .await
         {
             tracing::warn!(connection = %entry.record.link_name, error = %e, "a failed sign-in was not recorded");
@@ -654,8 +657,11 @@ impl Connections {
         }
         record.updated_at_ms = now;
         let expected = entry.record.clone();
-        self.write(move |s| Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?))
-            .await
+        self.write(
+            crate::snapshot::Touched::connection(&entry.record.link_name),
+            move |s| Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?),
+        )
+        .await
     }
 
     /// Connect for client credentials: fetch a token now, so a wrong client is found at
@@ -717,25 +723,28 @@ impl Connections {
         let blob = self.sealer.seal(entry.record.id.as_bytes(), &plain);
         let (link, id) = (entry.record.link_name.clone(), entry.record.id.clone());
         let now = now_ms();
-        self.write(move |s| {
-            s.replace_credentials(
-                &link,
-                &id,
-                &expected,
-                |record| {
-                    record.status_reason = None;
-                    record.record_event("refreshed", None, now);
-                    record.credential_names = names;
-                    record.token_expires_at_ms = expires;
-                    if let Some(g) = granted {
-                        record.granted_scopes = g;
-                    }
-                    record.updated_at_ms = now;
-                },
-                SecretChange::Set(blob),
-            )?;
-            Ok(())
-        })
+        self.write(
+            crate::snapshot::Touched::connection(&entry.record.link_name),
+            move |s| {
+                s.replace_credentials(
+                    &link,
+                    &id,
+                    &expected,
+                    |record| {
+                        record.status_reason = None;
+                        record.record_event("refreshed", None, now);
+                        record.credential_names = names;
+                        record.token_expires_at_ms = expires;
+                        if let Some(g) = granted {
+                            record.granted_scopes = g;
+                        }
+                        record.updated_at_ms = now;
+                    },
+                    SecretChange::Set(blob),
+                )?;
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -759,7 +768,7 @@ impl Connections {
         #[cfg(not(test))]
         let fail = false;
         let written = self
-            .write(move |s| {
+            .write(crate::snapshot::Touched::connection(link), move |s| {
                 if fail {
                     return Err(Error::Internal(anyhow::anyhow!("injected write failure")));
                 }
@@ -798,14 +807,33 @@ impl Connections {
     /// service is now (before an edit). Erase locally while holding the result, then
     /// pass it to [`Self::finish_forget`]; dropping it instead (the erase failed)
     /// revokes nothing.
-    pub(super) async fn begin_forget(&self, select: impl Fn(&Entry) -> bool) -> Forgetting {
-        let mut picked: Vec<(String, String)> = self
-            .snapshot()
-            .connections
-            .values()
-            .filter(|e| select(e))
-            .map(|e| (e.record.id.clone(), e.record.link_name.clone()))
-            .collect();
+    pub(super) async fn begin_forget(&self, pick: Forget<'_>) -> Forgetting {
+        let snapshot = self.snapshot();
+        let key = |e: &Arc<Entry>| (e.record.id.clone(), e.record.link_name.clone());
+        let mut picked: Vec<(String, String)> = match pick {
+            Forget::Nothing => Vec::new(),
+            // One connection: a look-up, not a scan (a write stays O(log n)).
+            Forget::Link(link) => snapshot
+                .connections
+                .get(link)
+                .map(key)
+                .into_iter()
+                .collect(),
+            Forget::Connection { link, id } => snapshot
+                .connections
+                .get(link)
+                .filter(|e| e.record.id == id)
+                .map(key)
+                .into_iter()
+                .collect(),
+            // Every connection of a service (its edit, delete or client change).
+            Forget::Service(service_id) => snapshot
+                .connections
+                .values()
+                .filter(|e| e.record.service_id == service_id)
+                .map(key)
+                .collect(),
+        };
         picked.sort();
         let mut guards = Vec::with_capacity(picked.len());
         for (id, _) in &picked {
@@ -877,6 +905,20 @@ pub(super) struct Forgotten {
 
 /// Connections whose tokens are being erased: their refresh locks (no refresh can
 /// store new tokens meanwhile) and what to revoke once the erase is committed.
+/// Which connections [`Connections::begin_forget`] takes.
+pub(super) enum Forget<'a> {
+    Nothing,
+    /// The connection under a link name.
+    Link(&'a str),
+    /// The connection under a link name, if it is still the one with this id.
+    Connection {
+        link: &'a str,
+        id: &'a str,
+    },
+    /// Every connection of the service with this id.
+    Service(&'a str),
+}
+
 pub(super) struct Forgetting {
     guards: Vec<RefreshHold>,
     pending: Vec<Forgotten>,

@@ -427,8 +427,11 @@ impl Connections {
         record.connected_at_ms = Some(now);
         record.updated_at_ms = now;
         let expected = entry.record.clone();
-        self.write(move |s| Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?))
-            .await
+        self.write(
+            crate::snapshot::Touched::connection(&entry.record.link_name),
+            move |s| Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?),
+        )
+        .await
     }
 }
 

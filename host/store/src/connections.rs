@@ -252,27 +252,40 @@ impl Store {
     /// [`StoreError::Conflict`] when the link name is taken, [`StoreError::Missing`]
     /// when the service is gone (or was replaced by another of the same link name).
     pub fn create_connection(&self, connection: &ConnectionRecord) -> Result<(), StoreError> {
+        self.create_connections(std::slice::from_ref(connection))
+    }
+
+    /// Adds many connections in one transaction, each checked as
+    /// [`Store::create_connection`] checks one; all or nothing. A bulk import (the
+    /// connections benchmark pre-populates a host with it).
+    ///
+    /// # Errors
+    /// As [`Store::create_connection`], for the first that fails.
+    pub fn create_connections(&self, connections: &[ConnectionRecord]) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {
-            let service: Option<ServiceRecord> =
-                match tx.open_table(SERVICES)?.get(connection.service.as_str())? {
-                    Some(v) => Some(decode(v.value())?),
-                    None => None,
-                };
-            if service.is_none_or(|s| s.id != connection.service_id) {
-                return Err(StoreError::Missing(format!(
-                    "service `{}` not found",
-                    connection.service
-                )));
-            }
+            let services = tx.open_table(SERVICES)?;
             let mut table = tx.open_table(CONNECTIONS)?;
-            if table.get(connection.link_name.as_str())?.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "a connection with link name `{}` already exists",
-                    connection.link_name
-                )));
+            for connection in connections {
+                let service: Option<ServiceRecord> =
+                    match services.get(connection.service.as_str())? {
+                        Some(v) => Some(decode(v.value())?),
+                        None => None,
+                    };
+                if service.is_none_or(|s| s.id != connection.service_id) {
+                    return Err(StoreError::Missing(format!(
+                        "service `{}` not found",
+                        connection.service
+                    )));
+                }
+                if table.get(connection.link_name.as_str())?.is_some() {
+                    return Err(StoreError::Conflict(format!(
+                        "a connection with link name `{}` already exists",
+                        connection.link_name
+                    )));
+                }
+                table.insert(connection.link_name.as_str(), encode(connection).as_slice())?;
             }
-            table.insert(connection.link_name.as_str(), encode(connection).as_slice())?;
         }
         tx.commit()?;
         Ok(())
@@ -400,7 +413,17 @@ impl Store {
                 }
             };
             tx.open_table(SECRETS)?.remove(removed.id.as_str())?;
-            tx.open_table(GRANTS)?.retain(|(_, l), _| l != link)?;
+            // Its grants, by function (no scan of every grant): a function's deletion
+            // takes its grants with it, so every grant names a stored function.
+            let functions: Vec<String> = tx
+                .open_table(super::tables::FUNCTIONS)?
+                .iter()?
+                .map(|e| Ok::<_, StoreError>(e?.0.value().to_owned()))
+                .collect::<Result<_, _>>()?;
+            let mut grants = tx.open_table(GRANTS)?;
+            for function in &functions {
+                grants.remove((function.as_str(), link))?;
+            }
             tx.open_table(AUDIT)?
                 .retain_in((link, 0)..=(link, u64::MAX), |_, _| false)?;
         }

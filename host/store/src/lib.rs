@@ -8,6 +8,7 @@
 
 mod catalog;
 mod connections;
+mod reader;
 mod seal;
 mod tables;
 
@@ -16,6 +17,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
+pub use reader::Reader;
 pub use seal::{MasterKey, SealError, Sealer};
 use switchboard_model::records::{Artifact, FunctionRecord, NewVersion, VersionRecord};
 use tables::{
