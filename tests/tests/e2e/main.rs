@@ -18,4 +18,5 @@ mod oauth1;
 mod oauth2;
 mod outbound;
 mod restart;
+mod runtime_broker;
 mod uploads;
