@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use switchboard::auth::{ApiKeyParam, AuthConfig, Credential, Credentials, ParamType};
 use switchboard::model::context::Principal;
 use switchboard::model::records::AuditRecord;
-use switchboard::model::{InvocationContext, Limits, SecretString};
+use switchboard::model::{ApiKeyValue, InvocationContext, Limits};
 use switchboard::outbound::{
     BoxFuture, BrokerError, ConnectionBroker, Outbound, OutboundConfig, Policy, ResolvedConnection,
 };
@@ -179,7 +179,7 @@ fn connection(
         }],
     };
     let credentials = Credentials::ApiKey {
-        values: [(HEADER.to_owned(), SecretString::new(token))].into(),
+        values: [(HEADER.to_owned(), ApiKeyValue::new(token))].into(),
     };
     ResolvedConnection {
         policy: Arc::new(Policy::for_connection(LINK, &[origin.to_owned()]).unwrap()),
