@@ -6,13 +6,13 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use super::{ApiKeyParam, ApplyError, ParamType, Placement};
-use switchboard_model::SecretString;
+use switchboard_model::ApiKeyValue;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
 pub(super) fn placements(
     params: &[ApiKeyParam],
-    values: &BTreeMap<String, SecretString>,
+    values: &BTreeMap<String, ApiKeyValue>,
 ) -> Result<Vec<Placement>, ApplyError> {
     params
         .iter()
@@ -26,11 +26,11 @@ pub(super) fn placements(
             Ok(match p.param_type {
                 ParamType::Query => Placement::Query {
                     name: p.name.clone(),
-                    value: value.clone(),
+                    value: value.as_secret().clone(),
                 },
                 ParamType::Form => Placement::Form {
                     name: p.name.clone(),
-                    value: value.clone(),
+                    value: value.as_secret().clone(),
                 },
                 ParamType::Header => {
                     let name = HeaderName::from_bytes(p.name.as_bytes()).map_err(|_| {

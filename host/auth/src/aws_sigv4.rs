@@ -19,7 +19,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use super::{ApplyError, Credentials};
-use switchboard_model::SecretString;
+use switchboard_model::{SecretAccessKey, SecretString, SessionToken};
 
 /// Headers the signer sets (lower-case); a function may not set them.
 pub use switchboard_model::auth::AWS_SIGNING_HEADERS as SIGNING_HEADERS;
@@ -86,8 +86,8 @@ pub fn default_origins(service: &str, region: &str, has_bucket_param: bool) -> V
 /// A message naming the field that is missing or malformed.
 pub fn credentials(
     access_key_id: Option<SecretString>,
-    secret_access_key: Option<SecretString>,
-    session_token: Option<SecretString>,
+    secret_access_key: Option<SecretAccessKey>,
+    session_token: Option<SessionToken>,
 ) -> Result<Credentials, String> {
     let (Some(access_key_id), Some(secret_access_key)) = (access_key_id, secret_access_key) else {
         return Err(
@@ -611,7 +611,9 @@ mod tests {
 
     #[test]
     fn connect_values_are_checked_without_quoting_them() {
-        let s = |v: &str| Some(SecretString::new(v));
+        fn s<T: From<SecretString>>(v: &str) -> Option<T> {
+            Some(SecretString::new(v).into())
+        }
         assert!(credentials(s("AKIDEXAMPLE"), s(SECRET), None).is_ok());
         assert!(credentials(s("AKIDEXAMPLE"), s(SECRET), s("tok")).is_ok());
         for (ak, sk, tok, field) in [

@@ -4,10 +4,10 @@ use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 use super::{ApplyError, Placement};
-use switchboard_model::SecretString;
+use switchboard_model::{Password, SecretString};
 
 /// The base64 token of `username:password`.
-pub(super) fn token(username: &SecretString, password: &SecretString) -> SecretString {
+pub(super) fn token(username: &SecretString, password: &Password) -> SecretString {
     let mut pair = zeroize::Zeroizing::new(String::with_capacity(
         username.expose().len() + 1 + password.expose().len(),
     ));
@@ -19,7 +19,7 @@ pub(super) fn token(username: &SecretString, password: &SecretString) -> SecretS
 
 pub(super) fn placement(
     username: &SecretString,
-    password: &SecretString,
+    password: &Password,
 ) -> Result<Placement, ApplyError> {
     let value = zeroize::Zeroizing::new(format!("Basic {}", token(username, password).expose()));
     let mut value = HeaderValue::from_str(&value)

@@ -13,10 +13,10 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 pub use redact::Redactor;
-use switchboard_model::SecretString;
 pub use switchboard_model::auth::{
     ApiKeyParam, AuthConfig, ClientAuth, Credentials, GrantType, ParamType, SignatureMethod, Tokens,
 };
+use switchboard_model::{SecretString, SessionToken};
 
 /// Why credentials could not be put on a request. Messages never hold a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,8 +128,8 @@ impl Credential {
                 service,
                 region,
                 access_key_id,
-                secret_access_key,
-                session_token.as_ref(),
+                secret_access_key.as_secret(),
+                session_token.as_ref().map(SessionToken::as_secret),
             )?))],
             (
                 AuthConfig::OAuth1 {
@@ -152,7 +152,7 @@ impl Credential {
                 vec![Placement::OAuth1(Box::new(oauth1::Signer::new(
                     consumer_key,
                     consumer_secret,
-                    Some((token, token_secret)),
+                    Some((token.as_secret(), token_secret.as_secret())),
                     *signature_method,
                     *param_type,
                 )))]
@@ -342,6 +342,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use switchboard_model::{AccessToken, ApiKeyValue, Password};
 
     fn api_key_service() -> AuthConfig {
         AuthConfig::ApiKey {
@@ -373,7 +374,7 @@ mod tests {
                 ("X-Api-Key", "h-canary"),
             ]
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), SecretString::new(v)))
+            .map(|(k, v)| (k.to_owned(), ApiKeyValue::new(v)))
             .collect(),
         }
     }
@@ -513,7 +514,7 @@ mod tests {
             }],
         };
         let creds = Credentials::ApiKey {
-            values: [("api_key".to_owned(), SecretString::new("q-canary"))].into(),
+            values: [("api_key".to_owned(), ApiKeyValue::new("q-canary"))].into(),
         };
         let c = Credential::new(&only_query, &creds).unwrap();
         c.check_request(&reqwest::Method::GET, &url, &[], None)
@@ -579,7 +580,7 @@ mod tests {
     fn basic_username_and_oauth2_client_secret_are_redacted() {
         let creds = Credentials::Basic {
             username: SecretString::new("user-canary"),
-            password: SecretString::new("pw-canary"),
+            password: Password::new("pw-canary"),
         };
         let c = Credential::new(&AuthConfig::Basic, &creds).unwrap();
         let out = c
@@ -590,7 +591,7 @@ mod tests {
         // A short username is not a needle of its own (it would blank every `bob`).
         let short = Credentials::Basic {
             username: SecretString::new("bob"),
-            password: SecretString::new("pw-canary"),
+            password: Password::new("pw-canary"),
         };
         let c = Credential::new(&AuthConfig::Basic, &short).unwrap();
         assert_eq!(c.redactor().redact(b"bob"), None);
@@ -608,7 +609,7 @@ mod tests {
             extra_authorize_params: BTreeMap::new(),
         };
         let tokens = Tokens {
-            access_token: SecretString::new("at-canary"),
+            access_token: AccessToken::new("at-canary"),
             refresh_token: None,
             expires_at_ms: None,
             issued_at_ms: None,
@@ -628,7 +629,7 @@ mod tests {
     fn basic_header_is_exact_and_redacted() {
         let creds = Credentials::Basic {
             username: SecretString::new("Aladdin"),
-            password: SecretString::new("open sesame"),
+            password: Password::new("open sesame"),
         };
         let c = Credential::new(&AuthConfig::Basic, &creds).unwrap();
         let mut url = Url::parse("https://api.example.com/").unwrap();

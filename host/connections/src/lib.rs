@@ -34,8 +34,11 @@ use switchboard_model::records::{
     AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, SecretChange, ServiceRecord,
 };
 use switchboard_model::time::rfc3339;
+use switchboard_model::{
+    ApiKeyValue, InvocationContext, Password, Principal, SecretAccessKey, SecretString,
+    SessionToken,
+};
 pub use switchboard_model::{Clock, ManualClock, SystemClock};
-use switchboard_model::{InvocationContext, Principal, SecretString};
 use switchboard_outbound::{BoxFuture, BrokerError, ConnectionBroker, ResolvedConnection};
 use switchboard_store::{Sealer, Store};
 
@@ -154,22 +157,22 @@ pub struct ConnectionEdit {
 pub struct ConnectRequest {
     /// API key: parameter name → value.
     #[serde(default)]
-    pub values: Option<BTreeMap<String, SecretString>>,
+    pub values: Option<BTreeMap<String, ApiKeyValue>>,
     /// Basic: username.
     #[serde(default)]
     pub username: Option<SecretString>,
     /// Basic: password.
     #[serde(default)]
-    pub password: Option<SecretString>,
+    pub password: Option<Password>,
     /// AWS SigV4: access key id.
     #[serde(default)]
     pub access_key_id: Option<SecretString>,
     /// AWS SigV4: secret access key.
     #[serde(default)]
-    pub secret_access_key: Option<SecretString>,
+    pub secret_access_key: Option<SecretAccessKey>,
     /// AWS SigV4: session token of temporary credentials.
     #[serde(default)]
-    pub session_token: Option<SecretString>,
+    pub session_token: Option<SessionToken>,
 }
 
 /// The service part of a connection summary.
@@ -1678,8 +1681,8 @@ pub mod fuzzing {
     pub use switchboard_auth::{
         ApiKeyParam, AuthConfig, Credential, Credentials, ParamType, Redactor, SignatureMethod,
     };
-    pub use switchboard_model::SecretString;
     pub use switchboard_model::records::DynamicParam;
+    pub use switchboard_model::{ApiKeyValue, SecretAccessKey, SecretString};
     pub use switchboard_outbound::{Policy, normalize_origin, redact_url};
 
     /// Checks a service definition as creating it does: AWS default origins filled in

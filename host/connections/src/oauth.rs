@@ -881,8 +881,8 @@ impl Connections {
         drop(guards);
         let revocations = pending.into_iter().map(|f| async move {
             let (token, is_refresh) = match &f.tokens.refresh_token {
-                Some(r) => (r, true),
-                None => (&f.tokens.access_token, false),
+                Some(r) => (r.as_secret(), true),
+                None => (f.tokens.access_token.as_secret(), false),
             };
             match f.client.revoke(&self.http, token, is_refresh).await {
                 Ok(true) => tracing::info!(connection = %f.link, "tokens revoked at the provider"),
@@ -1090,8 +1090,8 @@ mod redaction_tests {
             clock: Arc::new(crate::provider::SystemClock),
         };
         let tokens = Tokens {
-            access_token: SecretString::new("at-canary"),
-            refresh_token: Some(SecretString::new("rt-canary")),
+            access_token: switchboard_model::AccessToken::new("at-canary"),
+            refresh_token: Some(switchboard_model::RefreshToken::new("rt-canary")),
             expires_at_ms: None,
             issued_at_ms: None,
             granted_scopes: None,
@@ -1240,8 +1240,8 @@ mod refresh_tests {
             .unwrap();
             let now = clock.now_ms();
             let tokens = Tokens {
-                access_token: SecretString::new("at-0"),
-                refresh_token: Some(SecretString::new("rt-0")),
+                access_token: switchboard_model::AccessToken::new("at-0"),
+                refresh_token: Some(switchboard_model::RefreshToken::new("rt-0")),
                 expires_at_ms: Some(now + 3_600_000),
                 issued_at_ms: Some(now),
                 granted_scopes: None,

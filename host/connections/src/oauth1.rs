@@ -398,8 +398,8 @@ impl Connections {
             .await
             .map_err(|m| FlowError(format!("the provider refused the verifier ({m})")))?;
         let credentials = Credentials::OAuth1 {
-            token: issued.token,
-            token_secret: issued.secret,
+            token: issued.token.into(),
+            token_secret: issued.secret.into(),
         };
         self.store_oauth1(entry, &credentials)
             .await

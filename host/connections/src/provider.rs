@@ -17,8 +17,8 @@ use oauth2::{
 };
 
 use switchboard_auth::{ClientAuth, Redactor};
-use switchboard_model::SecretString;
 pub use switchboard_model::auth::{EXPIRY_SKEW, Tokens};
+use switchboard_model::{AccessToken, SecretString};
 pub use switchboard_model::{Clock, ManualClock, SystemClock};
 use switchboard_outbound::{TokenHttp, TokenHttpError};
 
@@ -193,7 +193,7 @@ impl OAuthClient {
                 ": the provider gave no refresh token and the access token expired".into(),
             ));
         };
-        let redactor = self.redactor(&[refresh, &current.access_token]);
+        let redactor = self.redactor(&[refresh.as_secret(), current.access_token.as_secret()]);
         let response = self
             .client(&self.refresh_url)?
             .exchange_refresh_token(&RefreshToken::new(refresh.expose().to_owned()))
@@ -318,17 +318,21 @@ impl OAuthClient {
     fn tokens(
         &self,
         response: &oauth2::basic::BasicTokenResponse,
-        previous_refresh: Option<&SecretString>,
+        previous_refresh: Option<&switchboard_model::RefreshToken>,
     ) -> Tokens {
-        let access_token = SecretString::new(response.access_token().secret().clone());
+        let access_token = AccessToken::new(response.access_token().secret().clone());
         let refresh_token = response
             .refresh_token()
-            .map(|r| SecretString::new(r.secret().clone()))
+            .map(|r| switchboard_model::RefreshToken::new(r.secret().clone()))
             .or_else(|| previous_refresh.cloned());
         // The provider's `scope` text is shown in connection views: a provider that puts
         // the client secret or a token in it has them redacted, like in its error text.
-        let mut secrets = vec![&access_token];
-        secrets.extend(refresh_token.as_ref());
+        let mut secrets = vec![access_token.as_secret()];
+        secrets.extend(
+            refresh_token
+                .as_ref()
+                .map(switchboard_model::RefreshToken::as_secret),
+        );
         let redactor = self.redactor(&secrets);
         let granted_scopes = response.scopes().map(|scopes| {
             scopes
@@ -589,7 +593,7 @@ mod expiry_tests {
 
     fn tokens(issued: Option<u64>, expires: Option<u64>) -> Tokens {
         Tokens {
-            access_token: SecretString::new("a"),
+            access_token: AccessToken::new("a"),
             refresh_token: None,
             expires_at_ms: expires,
             issued_at_ms: issued,

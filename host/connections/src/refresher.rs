@@ -419,7 +419,6 @@ impl<T: RefreshTarget> TokenRefresher<T> for SingleFlight {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use switchboard_model::SecretString;
     use tokio::sync::{Notify, Semaphore};
 
     use super::*;
@@ -429,8 +428,8 @@ mod tests {
 
     fn tokens(n: &str, issued: u64, expires: u64) -> Tokens {
         Tokens {
-            access_token: SecretString::new(format!("at-{n}")),
-            refresh_token: Some(SecretString::new(format!("rt-{n}"))),
+            access_token: switchboard_model::AccessToken::new(format!("at-{n}")),
+            refresh_token: Some(switchboard_model::RefreshToken::new(format!("rt-{n}"))),
             expires_at_ms: Some(expires),
             issued_at_ms: Some(issued),
             granted_scopes: None,

@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 use libfuzzer_sys::fuzz_target;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use switchboard_connections::fuzzing::{
-    AuthConfig, Credential, Credentials, ParamType, Policy, SecretString, normalize_origin,
+    ApiKeyValue, AuthConfig, Credential, Credentials, ParamType, Policy, SecretAccessKey,
+    SecretString, normalize_origin,
     redact_url,
 };
 use url::Url;
@@ -85,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let keys = Credentials::AwsSigv4 {
         access_key_id: SecretString::new("AKIDEXAMPLE"),
-        secret_access_key: SecretString::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+        secret_access_key: SecretAccessKey::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
         session_token: None,
     };
     if let Ok(credential) = Credential::new(&aws, &keys)
@@ -124,7 +125,7 @@ fuzz_target!(|data: &[u8]| {
         }],
     };
     let values = Credentials::ApiKey {
-        values: BTreeMap::from([("api_key".to_owned(), SecretString::new("k3y&=?#/"))]),
+        values: BTreeMap::from([("api_key".to_owned(), ApiKeyValue::new("k3y&=?#/"))]),
     };
     let credential = Credential::new(&api_key, &values).expect("an API key credential builds");
     if credential

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::SecretString;
+use crate::secret::{
+    AccessToken, ApiKeyValue, Password, RefreshToken, SecretAccessKey, SecretString, SessionToken,
+    TokenSecret,
+};
 
 /// Headers AWS Signature Version 4 sets; a function may not set them on a request
 /// through an AWS connection.
@@ -187,31 +190,41 @@ impl SignatureMethod {
     }
 }
 
-/// A connection's secrets as sealed at rest. `Debug` never prints a value.
+/// A connection's secrets as sealed at rest. `Debug` never prints a value; every secret
+/// field opts in to serialisation for sealing (`crate::secret::expose_for_sealing`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Credentials {
     /// One value per API-key parameter, by parameter name.
     ApiKey {
         /// Parameter name → value.
-        values: BTreeMap<String, SecretString>,
+        #[serde(serialize_with = "crate::secret::expose_map_for_sealing")]
+        values: BTreeMap<String, ApiKeyValue>,
     },
     /// Basic.
     Basic {
         /// Username (no `:`).
+        #[serde(serialize_with = "crate::secret::expose_for_sealing")]
         username: SecretString,
         /// Password.
-        password: SecretString,
+        #[serde(serialize_with = "crate::secret::expose_for_sealing")]
+        password: Password,
     },
     /// AWS Signature Version 4 keys.
     AwsSigv4 {
         /// Access key id (not secret, but kept with the rest).
+        #[serde(serialize_with = "crate::secret::expose_for_sealing")]
         access_key_id: SecretString,
         /// Secret access key.
-        secret_access_key: SecretString,
+        #[serde(serialize_with = "crate::secret::expose_for_sealing")]
+        secret_access_key: SecretAccessKey,
         /// Session token of temporary credentials.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        session_token: Option<SecretString>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "crate::secret::expose_option_for_sealing"
+        )]
+        session_token: Option<SessionToken>,
     },
     /// OAuth 2 tokens.
     #[serde(rename = "oauth2")]
@@ -220,9 +233,11 @@ pub enum Credentials {
     #[serde(rename = "oauth1")]
     OAuth1 {
         /// `oauth_token`.
-        token: SecretString,
+        #[serde(serialize_with = "crate::secret::expose_for_sealing")]
+        token: AccessToken,
         /// `oauth_token_secret`.
-        token_secret: SecretString,
+        #[serde(serialize_with = "crate::secret::expose_for_sealing")]
+        token_secret: TokenSecret,
     },
 }
 
@@ -255,10 +270,11 @@ impl Credentials {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tokens {
     /// The access token, sent as `Authorization: Bearer`.
-    pub access_token: SecretString,
+    #[serde(serialize_with = "crate::secret::expose_for_sealing")]
+    pub access_token: AccessToken,
     /// The refresh token, when the provider gave one.
-    #[serde(default)]
-    pub refresh_token: Option<SecretString>,
+    #[serde(default, serialize_with = "crate::secret::expose_option_for_sealing")]
+    pub refresh_token: Option<RefreshToken>,
     /// Unix milliseconds when the access token expires; `None` when the provider did not
     /// say (it is then used until an API answers 401, which triggers a refresh).
     #[serde(default)]
@@ -295,5 +311,51 @@ impl Tokens {
             .map_or(u64::MAX, |issued| expires.saturating_sub(issued));
         let margin = (margin.as_millis() as u64).min(lifetime / 2);
         expires <= now_ms + margin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Credentials as they were sealed before the per-kind secret types (every secret a
+    /// transparent `SecretString`): each still parses, and serialises back byte for byte.
+    #[test]
+    fn credentials_sealed_before_the_secret_kinds_still_parse_unchanged() {
+        let sealed = [
+            r#"{"type":"api_key","values":{"X-Api-Key":"k-1","api_key":"k-2"}}"#,
+            r#"{"type":"basic","username":"ada","password":"pw"}"#,
+            r#"{"type":"aws_sigv4","access_key_id":"AKID","secret_access_key":"sk"}"#,
+            r#"{"type":"aws_sigv4","access_key_id":"AKID","secret_access_key":"sk","session_token":"st"}"#,
+            r#"{"type":"oauth2","access_token":"at","refresh_token":"rt","expires_at_ms":5,"issued_at_ms":1,"granted_scopes":["a"]}"#,
+            r#"{"type":"oauth2","access_token":"at","refresh_token":null,"expires_at_ms":null,"issued_at_ms":null,"granted_scopes":null}"#,
+            r#"{"type":"oauth1","token":"t","token_secret":"ts"}"#,
+        ];
+        for json in sealed {
+            let credentials: Credentials = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&credentials).unwrap(), json);
+        }
+        // Older OAuth 2 records had no optional fields at all.
+        let Credentials::OAuth2(tokens) =
+            serde_json::from_str(r#"{"type":"oauth2","access_token":"at"}"#).unwrap()
+        else {
+            panic!("not oauth2");
+        };
+        assert_eq!(tokens.access_token.expose(), "at");
+        assert!(tokens.refresh_token.is_none());
+    }
+
+    #[test]
+    fn credentials_debug_prints_no_secret() {
+        let all = [
+            r#"{"type":"api_key","values":{"k":"canary-1"}}"#,
+            r#"{"type":"basic","username":"canary-2","password":"canary-3"}"#,
+            r#"{"type":"aws_sigv4","access_key_id":"canary-4","secret_access_key":"canary-5","session_token":"canary-6"}"#,
+            r#"{"type":"oauth2","access_token":"canary-7","refresh_token":"canary-8"}"#,
+            r#"{"type":"oauth1","token":"canary-9","token_secret":"canary-10"}"#,
+        ]
+        .map(|json| format!("{:?}", serde_json::from_str::<Credentials>(json).unwrap()))
+        .join(" ");
+        assert!(!all.contains("canary"), "{all}");
     }
 }

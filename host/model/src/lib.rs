@@ -18,4 +18,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{InvocationContext, Principal};
 pub use error::{CallError, Error};
 pub use limits::Limits;
-pub use secret::SecretString;
+pub use secret::{
+    AccessToken, ApiKeyValue, ClientSecret, Password, PkceVerifier, RefreshToken, SecretAccessKey,
+    SecretString, SessionToken, TokenSecret,
+};

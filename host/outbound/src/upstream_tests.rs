@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use super::*;
 use switchboard_auth::{ApiKeyParam, AuthConfig, Credentials, ParamType};
-use switchboard_model::SecretString;
+use switchboard_model::{ApiKeyValue, SecretAccessKey, SecretString};
 
 /// The canary: every character class the redactor must see through.
 const KEY: &str = "Cnry/+=~!*'()é😀-k";
@@ -301,7 +301,7 @@ fn api_key_credential(key: &str) -> Credential {
         }],
     };
     let creds = Credentials::ApiKey {
-        values: [("api_key".to_owned(), SecretString::new(key))].into(),
+        values: [("api_key".to_owned(), ApiKeyValue::new(key))].into(),
     };
     Credential::new(&auth, &creds).unwrap()
 }
@@ -620,7 +620,7 @@ async fn a_form_credential_is_not_put_on_a_get_made_by_a_303() {
         }],
     };
     let creds = Credentials::ApiKey {
-        values: [("token".to_owned(), SecretString::new("form-canary"))].into(),
+        values: [("token".to_owned(), ApiKeyValue::new("form-canary"))].into(),
     };
     let c = Credential::new(&auth, &creds).unwrap();
     let req = OutboundRequest {
@@ -673,7 +673,7 @@ async fn dot_segments_are_refused_before_anything_is_sent() {
     };
     let creds = Credentials::AwsSigv4 {
         access_key_id: SecretString::new("AKIDEXAMPLE"),
-        secret_access_key: SecretString::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+        secret_access_key: SecretAccessKey::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
         session_token: None,
     };
     let s3 = Credential::new(&auth, &creds).unwrap();

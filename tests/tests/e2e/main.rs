@@ -20,4 +20,5 @@ mod oauth2;
 mod oauth2_mock;
 mod outbound;
 mod restart;
+mod runtime_broker;
 mod uploads;
