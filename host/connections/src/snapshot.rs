@@ -18,7 +18,8 @@ use switchboard_model::records::{ConnectionRecord, GrantRecord, ServiceRecord};
 use switchboard_outbound::Policy;
 use switchboard_store::{Reader, StoreError};
 
-use crate::{catalog, filled_origins};
+use crate::catalog;
+use crate::views::filled_origins;
 
 /// How many shards the connections are spread over.
 pub(crate) const SHARDS: usize = 256;
