@@ -16,7 +16,7 @@ pub use redact::Redactor;
 pub use switchboard_model::auth::{
     ApiKeyParam, AuthConfig, ClientAuth, Credentials, GrantType, ParamType, SignatureMethod, Tokens,
 };
-use switchboard_model::{SecretString, SessionToken};
+use switchboard_model::{ClientSecret, SecretString, SessionToken};
 
 /// Why credentials could not be put on a request. Messages never hold a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,7 +108,7 @@ impl Credential {
     pub fn with_service_secret(
         auth: &AuthConfig,
         credentials: &Credentials,
-        service_secret: Option<&SecretString>,
+        service_secret: Option<&ClientSecret>,
     ) -> Result<Self, ApplyError> {
         let placements = match (auth, credentials) {
             (AuthConfig::ApiKey { params }, Credentials::ApiKey { values }) => {
@@ -151,7 +151,7 @@ impl Credential {
                 })?;
                 vec![Placement::OAuth1(Box::new(oauth1::Signer::new(
                     consumer_key,
-                    consumer_secret,
+                    consumer_secret.as_secret(),
                     Some((token.as_secret(), token_secret.as_secret())),
                     *signature_method,
                     *param_type,
@@ -615,7 +615,7 @@ mod tests {
             issued_at_ms: None,
             granted_scopes: None,
         };
-        let secret = SecretString::new("client-secret-canary");
+        let secret = ClientSecret::new("client-secret-canary");
         let c = Credential::with_service_secret(&auth, &Credentials::OAuth2(tokens), Some(&secret))
             .unwrap();
         let out = c

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{Connections, Error, MAX_SECRET_LEN, ServiceView, bad, now_ms};
 use crate::catalog::{self, ServiceQuery};
-use switchboard_model::SecretString;
+use switchboard_model::ClientSecret;
 use switchboard_model::records::{ServiceClientRecord, ServiceRecord};
 
 /// `PUT /api/v1/services/{link}/client`: the operator's OAuth client of a default
@@ -22,7 +22,7 @@ pub struct ServiceClient {
     pub client_id: String,
     /// OAuth 2 client secret (OAuth 1: consumer secret).
     #[serde(alias = "consumer_secret")]
-    pub client_secret: SecretString,
+    pub client_secret: ClientSecret,
 }
 
 /// Default services cannot be edited or deleted.

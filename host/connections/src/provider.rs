@@ -12,14 +12,15 @@ use std::time::Duration;
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 
 use switchboard_auth::{ClientAuth, Redactor};
-pub use switchboard_model::auth::{EXPIRY_SKEW, Tokens};
-use switchboard_model::{AccessToken, SecretString};
-pub use switchboard_model::{Clock, ManualClock, SystemClock};
+pub use switchboard_model::auth::Tokens;
+use switchboard_model::secret::ExposeSecret;
+use switchboard_model::{AccessToken, ClientSecret, PkceVerifier, SecretString};
+pub use switchboard_model::{Clock, SystemClock};
 use switchboard_outbound::{TokenHttp, TokenHttpError};
 
 /// Longest provider text (an `error_description`) quoted in a [`TokenError`].
@@ -49,7 +50,7 @@ pub struct OAuthClient {
     /// Client id.
     pub client_id: String,
     /// Client secret (public clients have none).
-    pub client_secret: Option<SecretString>,
+    pub client_secret: Option<ClientSecret>,
     /// Authorize URL (authorization code only).
     pub authorize_url: Option<String>,
     /// Access-token URL.
@@ -89,20 +90,21 @@ impl OAuthClient {
                     .map_err(|e| TokenError::Config(format!("token URL: {e}")))?,
             );
         if let Some(secret) = &self.client_secret {
-            client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+            client =
+                client.set_client_secret(oauth2::ClientSecret::new(secret.expose().to_owned()));
         }
         Ok(client)
     }
 
     /// Redacts the client secret and `also` (the code, verifier or tokens of this
     /// request) from whatever the provider answers.
-    fn redactor(&self, also: &[&SecretString]) -> Redactor {
+    fn redactor(&self, also: &[&dyn ExposeSecret]) -> Redactor {
         let mut r = Redactor::default();
         if let Some(secret) = &self.client_secret {
             r.add(secret.expose().as_bytes());
         }
         for s in also {
-            r.add(s.expose().as_bytes());
+            r.add(s.expose_secret().as_bytes());
         }
         r
     }
@@ -122,7 +124,7 @@ impl OAuthClient {
         state: &str,
         scopes: &[String],
         extra: &[(String, String)],
-    ) -> Result<(String, SecretString), TokenError> {
+    ) -> Result<(String, PkceVerifier), TokenError> {
         let auth_url = self
             .authorize_url
             .as_ref()
@@ -152,7 +154,7 @@ impl OAuthClient {
         let (url, _) = request.url();
         Ok((
             url.to_string(),
-            SecretString::new(verifier.secret().clone()),
+            PkceVerifier::new(verifier.secret().clone()),
         ))
     }
 
@@ -165,7 +167,7 @@ impl OAuthClient {
         http: &TokenHttp,
         redirect_uri: &str,
         code: &str,
-        verifier: &SecretString,
+        verifier: &PkceVerifier,
     ) -> Result<Tokens, TokenError> {
         let client = self.client(&self.token_url)?.set_redirect_uri(
             RedirectUrl::new(redirect_uri.to_owned())
@@ -327,12 +329,10 @@ impl OAuthClient {
             .or_else(|| previous_refresh.cloned());
         // The provider's `scope` text is shown in connection views: a provider that puts
         // the client secret or a token in it has them redacted, like in its error text.
-        let mut secrets = vec![access_token.as_secret()];
-        secrets.extend(
-            refresh_token
-                .as_ref()
-                .map(switchboard_model::RefreshToken::as_secret),
-        );
+        let mut secrets: Vec<&dyn ExposeSecret> = vec![&access_token];
+        if let Some(r) = &refresh_token {
+            secrets.push(r);
+        }
         let redactor = self.redactor(&secrets);
         let granted_scopes = response.scopes().map(|scopes| {
             scopes
@@ -434,11 +434,12 @@ fn classify<RE: std::error::Error + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_model::ManualClock;
 
     fn client() -> OAuthClient {
         OAuthClient {
             client_id: "cid".into(),
-            client_secret: Some(SecretString::new("csecret")),
+            client_secret: Some(ClientSecret::new("csecret")),
             authorize_url: Some("https://auth.example.com/authorize?prompt=x".into()),
             token_url: "https://auth.example.com/token".into(),
             refresh_url: "https://auth.example.com/token".into(),
@@ -516,7 +517,7 @@ mod tests {
         let secret = "cs/CANARY+x=y&z é";
         let code = SecretString::new("code-CANARY-2");
         let mut c = client();
-        c.client_secret = Some(SecretString::new(secret));
+        c.client_secret = Some(ClientSecret::new(secret));
         let redactor = c.redactor(&[&code]);
         let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
         let json = serde_json::to_string(secret).unwrap();

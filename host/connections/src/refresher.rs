@@ -194,6 +194,7 @@ impl SingleFlight {
     }
 
     /// The back-off of `connection_id`, if it has one (also after it ran out).
+    #[cfg(test)]
     pub fn backoff(&self, connection_id: &str) -> Option<Backoff> {
         self.inner
             .backoff
@@ -422,7 +423,7 @@ mod tests {
     use tokio::sync::{Notify, Semaphore};
 
     use super::*;
-    use crate::provider::ManualClock;
+    use switchboard_model::ManualClock;
 
     const HOUR_MS: u64 = 3_600_000;
 

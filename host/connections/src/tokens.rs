@@ -461,13 +461,12 @@ pub(crate) fn redact_token_error(
 mod redaction_tests {
     use super::*;
     use switchboard_auth::ClientAuth;
-    use switchboard_model::SecretString;
 
     #[test]
     fn a_provider_quoting_secrets_in_its_error_is_redacted() {
         let client = OAuthClient {
             client_id: "cid".into(),
-            client_secret: Some(SecretString::new("cs-canary/+")),
+            client_secret: Some(switchboard_model::ClientSecret::new("cs-canary/+")),
             authorize_url: None,
             token_url: "https://auth.example.com/token".into(),
             refresh_url: "https://auth.example.com/token".into(),
@@ -515,8 +514,8 @@ mod refresh_tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::provider::ManualClock;
     use crate::{ConnectionEdit, NewConnection, ServiceDefinition};
+    use switchboard_model::ManualClock;
     use switchboard_store::{MasterKey, Sealer, Store};
 
     const CLIENT_SECRET: &str = "cs/CANARY+secret=1";

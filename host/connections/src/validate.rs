@@ -312,12 +312,11 @@ pub(crate) fn credentials_for(
             check_secret_value("the password", password.expose())?;
             Ok(Credentials::Basic { username, password })
         }
-        other => Err(bad(
-            "unsupported_auth_type",
-            format!(
-                "connecting `{}` connections is not available in this release",
-                other.type_name()
-            ),
-        )),
+        // Connect signs these in before it gets here; an exhaustive match keeps a new
+        // auth type from slipping through unchecked.
+        AuthConfig::OAuth1 { .. } | AuthConfig::OAuth2 { .. } => Err(invalid(format!(
+            "`{}` connections are connected by signing in, not with values: connect without a body and open the link it returns",
+            auth.type_name()
+        ))),
     }
 }

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use switchboard_auth::AuthConfig;
 use switchboard_model::records::{DynamicParam, ServiceRecord};
 use switchboard_model::time::rfc3339;
-use switchboard_model::{ApiKeyValue, Password, SecretAccessKey, SecretString, SessionToken};
+use switchboard_model::{
+    ApiKeyValue, ClientSecret, Password, SecretAccessKey, SecretString, SessionToken,
+};
 
 use crate::snapshot::{Entry, Snapshot};
 use crate::{catalog, template};
@@ -38,7 +40,7 @@ pub struct ServiceDefinition {
     /// OAuth client secret (oauth2) or consumer secret (oauth1): write-only, sealed
     /// apart from the service record; on edit, absent keeps the stored one.
     #[serde(default, skip_serializing)]
-    pub client_secret: Option<SecretString>,
+    pub client_secret: Option<ClientSecret>,
 }
 
 /// A service as the API shows it.

@@ -16,10 +16,10 @@ use crate::snapshot::Entry;
 use crate::{ConnectionView, Connections, Error, ServiceDefinition, bad, blocking, now_ms};
 use switchboard_auth::oauth1::{FlowParams, PARAM_PREFIX, Signer, Stamp};
 use switchboard_auth::{AuthConfig, Credentials, ParamType, Redactor, SignatureMethod};
-use switchboard_model::SecretString;
 use switchboard_model::records::{
     ConnectionStatus, FlowKind, PendingFlow, SecretChange, ServiceRecord,
 };
+use switchboard_model::{AccessToken, ClientSecret, TokenSecret};
 
 /// What the provider's redirect to the callback carries for OAuth 1.
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,7 +75,7 @@ pub(crate) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
 /// filled in.
 struct Consumer {
     key: String,
-    secret: SecretString,
+    secret: ClientSecret,
     request_token_url: String,
     authorize_url: String,
     access_token_url: String,
@@ -84,15 +84,22 @@ struct Consumer {
 }
 
 impl Consumer {
-    fn signer(&self, token: Option<(&SecretString, &SecretString)>) -> Signer {
-        Signer::new(&self.key, &self.secret, token, self.method, self.param_type)
+    fn signer(&self, token: Option<(&AccessToken, &TokenSecret)>) -> Signer {
+        let token = token.map(|(t, s)| (t.as_secret(), s.as_secret()));
+        Signer::new(
+            &self.key,
+            self.secret.as_secret(),
+            token,
+            self.method,
+            self.param_type,
+        )
     }
 }
 
 /// Token credentials from a token endpoint's answer.
 struct Issued {
-    token: SecretString,
-    secret: SecretString,
+    token: AccessToken,
+    secret: TokenSecret,
     callback_confirmed: bool,
 }
 
@@ -103,8 +110,8 @@ fn parse_answer(body: &[u8]) -> Option<Issued> {
     let mut confirmed = false;
     for (k, v) in url::form_urlencoded::parse(body) {
         match k.as_ref() {
-            "oauth_token" => token = Some(SecretString::new(v.into_owned())),
-            "oauth_token_secret" => secret = Some(SecretString::new(v.into_owned())),
+            "oauth_token" => token = Some(AccessToken::new(v.into_owned())),
+            "oauth_token_secret" => secret = Some(TokenSecret::new(v.into_owned())),
             "oauth_callback_confirmed" => confirmed = v == "true",
             _ => {}
         }
@@ -142,7 +149,7 @@ impl Connections {
     pub(crate) fn consumer_secret(
         &self,
         service: &ServiceRecord,
-    ) -> Result<Option<SecretString>, String> {
+    ) -> Result<Option<ClientSecret>, String> {
         let Some(blob) = self.snapshot().service_secrets.get(&service.id).cloned() else {
             return Ok(None);
         };
@@ -151,7 +158,7 @@ impl Connections {
             .open(service.id.as_bytes(), &blob)
             .map_err(|e| format!("the service's consumer secret does not open: {e}"))?;
         String::from_utf8(plain.to_vec())
-            .map(|s| Some(SecretString::new(s)))
+            .map(|s| Some(ClientSecret::new(s)))
             .map_err(|_| "the service's consumer secret is not text".to_owned())
     }
 
@@ -378,8 +385,8 @@ impl Connections {
             .sealer
             .open(state.as_bytes(), &sealed)
             .map_err(|_| damaged())?;
-        let request_secret = SecretString::new(String::from_utf8_lossy(&secret).into_owned());
-        let request_token = SecretString::new(token);
+        let request_secret = TokenSecret::new(String::from_utf8_lossy(&secret).into_owned());
+        let request_token = AccessToken::new(token);
         let mut redactor = Redactor::default();
         redactor.add(consumer.secret.expose().as_bytes());
         redactor.add(request_secret.expose().as_bytes());
@@ -399,8 +406,8 @@ impl Connections {
             .await
             .map_err(|m| FlowError(format!("the provider refused the verifier ({m})")))?;
         let credentials = Credentials::OAuth1 {
-            token: issued.token.into(),
-            token_secret: issued.secret.into(),
+            token: issued.token,
+            token_secret: issued.secret,
         };
         self.store_oauth1(entry, &credentials)
             .await

@@ -7,7 +7,7 @@ use switchboard_auth::{AuthConfig, Credentials, GrantType};
 use switchboard_model::records::{
     ConnectionStatus, FlowKind, PendingFlow, SecretChange, ServiceRecord,
 };
-use switchboard_model::{Error, Principal, SecretString};
+use switchboard_model::{ClientSecret, Error, PkceVerifier, Principal};
 
 use crate::flows::*;
 use crate::provider::{OAuthClient, Tokens};
@@ -210,7 +210,7 @@ impl Connections {
                     .sealer
                     .open(service.id.as_bytes(), blob)
                     .map_err(|e| format!("the service's client secret does not open: {e}"))?;
-                Some(SecretString::new(
+                Some(ClientSecret::new(
                     String::from_utf8(plain.to_vec())
                         .map_err(|_| "the service's client secret is not text".to_owned())?,
                 ))
@@ -397,7 +397,7 @@ impl Connections {
             .sealer
             .open(state.as_bytes(), &sealed)
             .map_err(|_| FlowError("the sign-in record is damaged; start again".into()))?;
-        let verifier = SecretString::new(String::from_utf8_lossy(&verifier).into_owned());
+        let verifier = PkceVerifier::new(String::from_utf8_lossy(&verifier).into_owned());
         let tokens = client
             .exchange_code(&self.http, &flow.redirect_uri, code, &verifier)
             .await;
@@ -405,11 +405,11 @@ impl Connections {
             Ok(t) => t,
             Err(e) => {
                 let why = format!("the provider refused the code: {e}");
-                self.note_failed(&entry, &why).await;
+                self.note_failed(entry, &why).await;
                 return Err(FlowError(why));
             }
         };
-        self.store_tokens(&entry, tokens, true)
+        self.store_tokens(entry, tokens, true)
             .await
             .map_err(|e| FlowError(e.to_string()))?;
         tracing::info!(connection = %flow.link, "connection connected through OAuth 2");
