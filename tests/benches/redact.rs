@@ -191,12 +191,12 @@ mod old {
     const REDACTED: &[u8] = b"[redacted]";
 
     #[derive(Default)]
-    pub struct Redactor {
+    pub(crate) struct Redactor {
         needles: Vec<Vec<u8>>,
     }
 
     impl Redactor {
-        pub fn add(&mut self, secret: &[u8]) {
+        pub(crate) fn add(&mut self, secret: &[u8]) {
             if secret.is_empty() {
                 return;
             }
@@ -216,7 +216,7 @@ mod old {
             self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         }
 
-        pub fn redact(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        pub(crate) fn redact(&self, bytes: &[u8]) -> Option<Vec<u8>> {
             let mut current: Option<Vec<u8>> = None;
             for needle in &self.needles {
                 let hay = current.as_deref().unwrap_or(bytes);

@@ -29,7 +29,7 @@
 use zeroize::Zeroizing;
 
 /// What replaces a secret.
-pub const REDACTED: &[u8] = b"[redacted]";
+pub(crate) const REDACTED: &[u8] = b"[redacted]";
 
 /// A unit of a secret: a Unicode scalar value, or (for bytes that are not UTF-8) a raw byte
 /// tagged with [`RAW_BYTE`].

@@ -26,7 +26,7 @@ const BATCH: usize = 4096;
 /// (an fsync, a blocking-thread hop, a wake-up of the writer per record) cost a request
 /// through a connection tens of microseconds on two cores; gathering makes it a few
 /// commits a second however busy the host is.
-pub const GATHER: Duration = Duration::from_millis(100);
+pub(crate) const GATHER: Duration = Duration::from_millis(100);
 
 enum Message {
     Record(String, AuditRecord),

@@ -17,10 +17,10 @@ use oauth2::{
 };
 
 use switchboard_auth::{ClientAuth, Redactor};
-pub use switchboard_model::auth::Tokens;
+pub(crate) use switchboard_model::auth::Tokens;
 use switchboard_model::secret::ExposeSecret;
 use switchboard_model::{AccessToken, ClientSecret, PkceVerifier, SecretString};
-pub use switchboard_model::{Clock, SystemClock};
+pub(crate) use switchboard_model::{Clock, SystemClock};
 use switchboard_outbound::{TokenHttp, TokenHttpError};
 
 /// Longest provider text (an `error_description`) quoted in a [`TokenError`].
@@ -28,7 +28,7 @@ const MAX_DETAIL: usize = 200;
 
 /// Why a token request failed. Messages never hold a token or the client secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// The grant is gone (`invalid_grant`): revoked, expired, or a reused refresh token.
     #[error("the provider refused the grant (invalid_grant{0})")]
     InvalidGrant(String),
@@ -46,7 +46,7 @@ pub enum TokenError {
 /// A service's OAuth 2 endpoints and client, with a connection's dynamic parameters
 /// already filled in.
 #[derive(Debug, Clone)]
-pub struct OAuthClient {
+pub(crate) struct OAuthClient {
     /// Client id.
     pub client_id: String,
     /// Client secret (public clients have none).
@@ -118,7 +118,7 @@ impl OAuthClient {
     ///
     /// # Errors
     /// [`TokenError::Config`] for a service without a valid authorize URL.
-    pub fn authorize(
+    pub(crate) fn authorize(
         &self,
         redirect_uri: &str,
         state: &str,
@@ -162,7 +162,7 @@ impl OAuthClient {
     ///
     /// # Errors
     /// [`TokenError`].
-    pub async fn exchange_code(
+    pub(crate) async fn exchange_code(
         &self,
         http: &TokenHttp,
         redirect_uri: &str,
@@ -189,7 +189,11 @@ impl OAuthClient {
     ///
     /// # Errors
     /// [`TokenError`]; [`TokenError::InvalidGrant`] when `current` has no refresh token.
-    pub async fn refresh(&self, http: &TokenHttp, current: &Tokens) -> Result<Tokens, TokenError> {
+    pub(crate) async fn refresh(
+        &self,
+        http: &TokenHttp,
+        current: &Tokens,
+    ) -> Result<Tokens, TokenError> {
         let Some(refresh) = &current.refresh_token else {
             return Err(TokenError::InvalidGrant(
                 ": the provider gave no refresh token and the access token expired".into(),
@@ -209,7 +213,7 @@ impl OAuthClient {
     ///
     /// # Errors
     /// [`TokenError`].
-    pub async fn client_credentials(
+    pub(crate) async fn client_credentials(
         &self,
         http: &TokenHttp,
         scopes: &[String],
@@ -238,7 +242,7 @@ impl OAuthClient {
     ///
     /// # Errors
     /// [`TokenError`].
-    pub async fn revoke(
+    pub(crate) async fn revoke(
         &self,
         http: &TokenHttp,
         token: &SecretString,

@@ -17,9 +17,9 @@ use switchboard_outbound::{BoxFuture, BrokerError};
 use crate::provider::{Clock, SystemClock, TokenError, Tokens};
 
 /// An access token this close to its expiry is refreshed before use.
-pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+pub(crate) const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// Longest wait after repeated transient token-endpoint failures.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// After a 401, the tokens are refreshed only if they are at least this old and no
 /// other refresh after a 401 happened this recently: a 401 that is not about the token
 /// (a wrong scope or endpoint) reaches the function instead of a refresh per call.
@@ -29,7 +29,7 @@ pub const MIN_TOKEN_AGE: Duration = Duration::from_secs(30);
 /// credentials (which changes with every write of them: a refresh, a reconnect, a
 /// revoke), its tokens, and whatever else the target hands back with them (`at`).
 #[derive(Debug, Clone)]
-pub struct Current<A> {
+pub(crate) struct Current<A> {
     /// The connection id: what single flight, back-off and leases are keyed by.
     pub connection_id: String,
     /// The generation of the stored credentials; `None` when none are stored.
@@ -42,14 +42,14 @@ pub struct Current<A> {
 
 /// The token request of one connection (a refresh grant, or client credentials again).
 /// Errors are already redacted: no token or client secret in their text.
-pub trait TokenProvider: Send + Sync {
+pub(crate) trait TokenProvider: Send + Sync {
     /// New tokens in exchange for `current`.
     fn request<'a>(&'a self, current: &'a Tokens) -> BoxFuture<'a, Result<Tokens, TokenError>>;
 }
 
 /// One connection as a refresher sees it: read its credentials, make its token
 /// provider, write refreshed tokens, and mark it `needs_reconnect`.
-pub trait RefreshTarget: Send + Sync + 'static {
+pub(crate) trait RefreshTarget: Send + Sync + 'static {
     /// What [`Self::current`] hands back besides the tokens.
     type At: Clone + Send + Sync + 'static;
     /// The connection's name in messages (its link name).
@@ -80,7 +80,7 @@ pub trait RefreshTarget: Send + Sync + 'static {
 
 /// Held while no refresh of a connection may store tokens (a revoke or delete erasing
 /// them); dropping it lets refreshes run again.
-pub struct RefreshHold(#[allow(dead_code)] Box<dyn Send + Sync>);
+pub(crate) struct RefreshHold(#[allow(dead_code)] Box<dyn Send + Sync>);
 
 impl std::fmt::Debug for RefreshHold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -118,7 +118,7 @@ impl std::fmt::Debug for RefreshHold {
 /// - **Rotation.** A rotated refresh token is stored before the new access token is
 ///   returned to anyone; the refresh completes even when the caller that started it is
 ///   cancelled.
-pub trait TokenRefresher<T: RefreshTarget>: Send + Sync {
+pub(crate) trait TokenRefresher<T: RefreshTarget>: Send + Sync {
     /// Fresh tokens for `target`, or `Ok(None)` when the 401 on `stale` stands.
     fn fresh<'a>(
         &'a self,
@@ -144,7 +144,7 @@ enum Need {
 
 /// A connection's back-off after failed refreshes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     /// Failures in a row.
     pub failures: u32,
     /// No token request before this time (clock ms).
@@ -158,7 +158,7 @@ pub struct Backoff {
 /// failures, when the last refresh after a 401 started, and the clock all of it reads.
 /// Cheap to clone; clones share state.
 #[derive(Debug, Clone, Default)]
-pub struct SingleFlight {
+pub(crate) struct SingleFlight {
     inner: Arc<Inner>,
 }
 
@@ -184,18 +184,18 @@ impl Default for Inner {
 
 impl SingleFlight {
     /// The clock expiry, back-off and the minimum token age are read from.
-    pub fn clock(&self) -> Arc<dyn Clock> {
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
         self.inner.clock.read().expect("lock poisoned").clone()
     }
 
     /// Replaces the clock (tests).
-    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+    pub(crate) fn set_clock(&self, clock: Arc<dyn Clock>) {
         *self.inner.clock.write().expect("lock poisoned") = clock;
     }
 
     /// The back-off of `connection_id`, if it has one (also after it ran out).
     #[cfg(test)]
-    pub fn backoff(&self, connection_id: &str) -> Option<Backoff> {
+    pub(crate) fn backoff(&self, connection_id: &str) -> Option<Backoff> {
         self.inner
             .backoff
             .lock()

@@ -11,7 +11,7 @@ use switchboard_model::records::DynamicParam;
 use switchboard_outbound::normalize_origin;
 
 /// Longest accepted value.
-pub const MAX_VALUE_LEN: usize = 253;
+pub(crate) const MAX_VALUE_LEN: usize = 253;
 
 /// Everything but RFC 3986 unreserved characters is percent-encoded in filled values.
 const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -22,7 +22,7 @@ const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHA
 
 /// Whether `key` is a valid placeholder name: a lower-case letter, then lower-case
 /// letters, digits or `_`, at most 50.
-pub fn is_key(key: &str) -> bool {
+pub(crate) fn is_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 50
         && key.starts_with(|c: char| c.is_ascii_lowercase())
@@ -53,7 +53,7 @@ pub fn placeholders(text: &str) -> Vec<&str> {
 ///
 /// # Errors
 /// The pattern is not a valid regular expression, or too large.
-pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+pub(crate) fn compile_pattern(pattern: &str) -> Result<Regex, String> {
     regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(1 << 20)
         .build()

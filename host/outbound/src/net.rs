@@ -107,7 +107,7 @@ impl std::error::Error for BlockedAddress {}
 ///
 /// # Errors
 /// [`BlockedAddress`] naming the address.
-pub fn check_literal(url: &Url, allow_private: bool) -> Result<(), BlockedAddress> {
+pub(crate) fn check_literal(url: &Url, allow_private: bool) -> Result<(), BlockedAddress> {
     if allow_private {
         return Ok(());
     }
@@ -126,7 +126,9 @@ pub fn check_literal(url: &Url, allow_private: bool) -> Result<(), BlockedAddres
 }
 
 /// The guard's refusal somewhere in `e`'s chain of sources.
-pub fn blocked_in<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a BlockedAddress> {
+pub(crate) fn blocked_in<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a BlockedAddress> {
     let mut source = Some(e);
     while let Some(s) = source {
         if let Some(b) = s.downcast_ref::<BlockedAddress>() {

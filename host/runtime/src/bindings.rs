@@ -11,10 +11,10 @@ mod generated {
 }
 
 /// The world: `add_to_linker` for the host's imports.
-pub use generated::Plugin;
+pub(crate) use generated::Plugin;
 /// Pre-instantiated plugin: exports type-checked, imports resolved.
-pub use generated::PluginPre;
+pub(crate) use generated::PluginPre;
 /// The `http` interface: request, response, error types and the `Host` trait.
-pub use generated::switchboard::plugin::http;
+pub(crate) use generated::switchboard::plugin::http;
 /// The `log` interface.
-pub use generated::switchboard::plugin::log;
+pub(crate) use generated::switchboard::plugin::log;

@@ -22,9 +22,9 @@ use switchboard_outbound::{
 };
 
 /// Lines a call may log; later lines are counted and dropped.
-pub const MAX_LOG_LINES: usize = 100;
+pub(crate) const MAX_LOG_LINES: usize = 100;
 /// Longest kept log line, in bytes; longer lines are cut.
-pub const MAX_LOG_LINE_BYTES: usize = 4096;
+pub(crate) const MAX_LOG_LINE_BYTES: usize = 4096;
 
 /// The epoch callback's trap when a call passes its deadline.
 #[derive(Debug)]
