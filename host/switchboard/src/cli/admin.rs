@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 
+use super::output::outln;
 use crate::server::{MASTER_KEY_ENV, MASTER_KEY_FILE};
 
 #[derive(Debug, Subcommand)]
@@ -34,7 +35,7 @@ pub(super) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                             data.display()
                         )
                     })?;
-            println!(
+            outln!(
                 "re-sealed {} secrets: master key {} -> {} (written to {})",
                 report.resealed,
                 report.old_key_id,
@@ -42,7 +43,7 @@ pub(super) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 data.join(MASTER_KEY_FILE).display()
             );
             if report.from_env {
-                println!(
+                outln!(
                     "the old key came from {MASTER_KEY_ENV}: set it to the new key in {} before starting the host",
                     data.join(MASTER_KEY_FILE).display()
                 );

@@ -321,28 +321,35 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let paths = host.paths().clone();
-    println!(
-        "switchboard {} listening on http://{addr}",
-        env!("CARGO_PKG_VERSION")
-    );
-    println!("  console:     http://{addr}/");
-    println!("  API:         http://{addr}/api/v1");
-    println!("  database:    {}", paths.database.display());
-    if key_from_env {
-        println!("  master key:  from ${}", crate::server::MASTER_KEY_ENV);
+    // The banner is for whoever started the server; if they are gone (stdout a closed
+    // pipe, `switchboard serve | head -1`), the server keeps serving: `println!` would
+    // panic here.
+    let master_key = if key_from_env {
+        format!("from ${}", crate::server::MASTER_KEY_ENV)
     } else {
-        println!("  master key:  {}", paths.master_key.display());
-    }
-    println!(
-        "  admin token: {} (the CLI reads it from there)",
-        paths.admin_token.display()
-    );
-    println!(
-        "  OAuth redirect URI: {}/oauth/callback (register it at OAuth providers; --public-url changes it)",
-        args.public_url
+        paths.master_key.display().to_string()
+    };
+    let banner = format!(
+        "switchboard {version} listening on http://{addr}\n  \
+         console:     http://{addr}/\n  \
+         API:         http://{addr}/api/v1\n  \
+         database:    {database}\n  \
+         master key:  {master_key}\n  \
+         admin token: {token} (the CLI reads it from there)\n  \
+         OAuth redirect URI: {public}/oauth/callback (register it at OAuth providers; --public-url changes it)\n",
+        version = env!("CARGO_PKG_VERSION"),
+        database = paths.database.display(),
+        token = paths.admin_token.display(),
+        public = args
+            .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{addr}"))
+            .unwrap_or_else(|| format!("http://{addr}")),
     );
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
     if args.allow_private_networks {
         tracing::warn!(
             "functions may reach private, loopback and link-local addresses (--allow-private-networks)"

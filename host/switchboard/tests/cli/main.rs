@@ -638,3 +638,50 @@ async fn a_closed_pipe_ends_a_command_quietly() {
     .unwrap();
     running.stop().await.unwrap();
 }
+
+/// `switchboard serve | head -1`, once `head` has gone: the banner cannot be written, and
+/// the server keeps serving instead of panicking at start.
+#[test]
+fn serve_keeps_serving_when_its_stdout_is_a_closed_pipe() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    // A free loopback port: bound, read, released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("SWITCHBOARD_DATA", dir.path())
+        .env_remove("SWITCHBOARD_MASTER_KEY")
+        .stdout(writer)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting switchboard serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let answer = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("serve exited with {status} instead of serving");
+        }
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            if !out.is_empty() {
+                break out;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not answer within 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
