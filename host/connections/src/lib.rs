@@ -1,7 +1,7 @@
 //! Services, connections and grants, in parts with explicit dependencies:
 //!
-//! - [`registry`](crate::registry): CRUD and the seeds' edit rules, checked by
-//!   `validate`, authorised by `model::authz`;
+//! - `registry`: CRUD and the edit rules of Zoho Deluge's Connections documents,
+//!   checked by `validate`, authorised by `model::authz`;
 //! - `snapshot`: what every request reads, lock-free (`arc-swap`), updated per write
 //!   with the rows it touched;
 //! - `broker`: the per-request hot path (the [`ConnectionBroker`] the runtime calls);

@@ -1,6 +1,7 @@
 //! The registry: creating, editing and deleting services, connections and grants,
-//! with the seeds' edit rules and the authorizer consulted for every mutation. Every
-//! write goes to the store first; the snapshot is then updated with the rows it touched.
+//! with the edit rules of Zoho Deluge's Connections documents and the authorizer
+//! consulted for every mutation. Every write goes to the store first; the snapshot is
+//! then updated with the rows it touched.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! The rules a service definition, a connection's values and its credentials must
-//! follow, and the seeds' edit rules between a stored service and its new definition.
+//! follow, and the edit rules (from Zoho Deluge's Connections documents) between a
+//! stored service and its new definition.
 
 use switchboard_auth::{AuthConfig, Credentials, ParamType, aws_sigv4};
 use switchboard_model::Error;

@@ -80,7 +80,7 @@ fn default_scope_delimiter() -> String {
     " ".to_owned()
 }
 
-/// A service's auth type and its (non-secret) fields, as the seeds list them. Client and
+/// A service's auth type and its (non-secret) fields, as Zoho Deluge's Connections documents list them. Client and
 /// consumer secrets are sealed apart from this record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
