@@ -8,6 +8,23 @@ use serde::{Deserialize, Serialize};
 use crate::auth::AuthConfig;
 use crate::limits::Limits;
 
+/// The scope of every record today: the host as a whole. Link names are unique within
+/// a scope (the store's `(scope, link name) → id` index); per-user scopes come with
+/// users and roles.
+pub const HOST_SCOPE: &str = "host";
+
+/// The revision a record is created with; every write adds one. The store refuses an
+/// update computed from another revision than the stored one (optimistic concurrency).
+pub const FIRST_REVISION: u64 = 1;
+
+fn host_scope() -> String {
+    HOST_SCOPE.to_owned()
+}
+
+fn first_revision() -> u64 {
+    FIRST_REVISION
+}
+
 /// A dynamic parameter of a service: a `{key}` placeholder a connection gives a value for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +44,9 @@ pub struct ServiceRecord {
     /// Random id, never reused: connections refer to it, so a service deleted and made
     /// again under the same link name does not adopt the old connections.
     pub id: String,
+    /// The scope the link name is unique in ([`HOST_SCOPE`] today).
+    #[serde(default = "host_scope")]
+    pub scope: String,
     /// Unique link name.
     pub link_name: String,
     /// Display name.
@@ -50,6 +70,9 @@ pub struct ServiceRecord {
     pub created_at_ms: u64,
     /// Unix milliseconds.
     pub updated_at_ms: u64,
+    /// [`FIRST_REVISION`] when created, one more per write (set by the store).
+    #[serde(default = "first_revision")]
+    pub revision: u64,
 }
 
 /// Where a connection stands.
@@ -83,6 +106,9 @@ impl ConnectionStatus {
 pub struct ConnectionRecord {
     /// Random id; the associated data of its sealed secret.
     pub id: String,
+    /// The scope the link name is unique in ([`HOST_SCOPE`] today).
+    #[serde(default = "host_scope")]
+    pub scope: String,
     /// Unique link name.
     pub link_name: String,
     /// Display name.
@@ -129,6 +155,9 @@ pub struct ConnectionRecord {
     /// Status changes, oldest first (at most [`MAX_HISTORY`]).
     #[serde(default)]
     pub history: Vec<StatusEvent>,
+    /// [`FIRST_REVISION`] when created, one more per write (set by the store).
+    #[serde(default = "first_revision")]
+    pub revision: u64,
 }
 
 /// An OAuth authorization in progress, between `connect` and the callback.
@@ -167,7 +196,7 @@ pub struct PendingFlow {
     pub request_secret_sealed: Option<String>,
 }
 
-/// What [`Store::bind_flow`] found.
+/// What binding a flow to a browser found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowBinding {
     /// Bound now; the flow as stored.
@@ -180,7 +209,7 @@ pub enum FlowBinding {
     AlreadyBound,
 }
 
-/// What [`Store::take_bound_flow`] found.
+/// What taking a bound flow found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowTake {
     /// Removed; the flow as it was.
@@ -237,6 +266,9 @@ impl ConnectionRecord {
 pub struct GrantRecord {
     /// Unix milliseconds.
     pub granted_at_ms: u64,
+    /// [`FIRST_REVISION`] (a grant is made and removed, never changed).
+    #[serde(default = "first_revision")]
+    pub revision: u64,
 }
 
 /// One use of a connection by a function. Never holds a secret or a query string.
@@ -284,6 +316,9 @@ pub struct FunctionRecord {
     pub created_at_ms: u64,
     /// Unix milliseconds of the last deploy or rollback.
     pub updated_at_ms: u64,
+    /// [`FIRST_REVISION`] at the first deploy, one more per deploy or rollback.
+    #[serde(default = "first_revision")]
+    pub revision: u64,
 }
 
 /// One deployed version of a function, with the settings it was deployed with.
