@@ -14,16 +14,17 @@
 //! Run with `cargo bench -p switchboard-tests --bench connection_writes`
 //! (`BENCH_SIZES=10,1000` to pick sizes).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
 use serde_json::json;
-use switchboard::model::records::{ConnectionRecord, ConnectionStatus};
+use switchboard::model::records::{ConnectionRecord, ConnectionStatus, FIRST_REVISION, HOST_SCOPE};
 use switchboard::model::time::now_ms;
 use switchboard::model::{InvocationContext, Principal};
 use switchboard::server::{self, ServeConfig};
-use switchboard::store::Store;
+use switchboard::store::{RedbStore, Repositories};
 use switchboard_tests::Api;
 
 mod plugins {
@@ -79,9 +80,12 @@ async fn measure(existing: usize, writes: usize, invokes: usize, origin: &str) -
     .await;
     running.stop().await.unwrap();
 
-    let store = Store::open(&dir.path().join(server::DB_FILE)).unwrap();
+    let store: Arc<dyn Repositories> = RedbStore::open(&dir.path().join(server::DB_FILE))
+        .unwrap()
+        .repositories();
     let service = store
         .services()
+        .await
         .unwrap()
         .into_iter()
         .find(|s| s.link_name == "bench")
@@ -94,6 +98,7 @@ async fn measure(existing: usize, writes: usize, invokes: usize, origin: &str) -
             .map(|i| {
                 let mut r = ConnectionRecord {
                     id: format!("con_bench_{i}"),
+                    scope: HOST_SCOPE.to_owned(),
                     link_name: format!("existing_{i}"),
                     display_name: format!("Existing {i}"),
                     service: service.link_name.clone(),
@@ -112,12 +117,13 @@ async fn measure(existing: usize, writes: usize, invokes: usize, origin: &str) -
                     connected_at_ms: None,
                     revoked_at_ms: None,
                     history: Vec::new(),
+                    revision: FIRST_REVISION,
                 };
                 r.record_event("created", None, now);
                 r
             })
             .collect();
-        store.create_connections(&records).unwrap();
+        store.create_connections(&records).await.unwrap();
     }
     drop(store);
 

@@ -157,8 +157,11 @@ impl Connections {
             })
             .await;
         let revoked = self
-            .write(crate::snapshot::Touched::service(link), move |s| {
-                Ok(s.set_service_client(&id, &record, &sealed, reason.as_deref())?)
+            .write(crate::snapshot::Touched::service(link), async {
+                Ok(self
+                    .store
+                    .set_service_client(&id, &record, sealed, reason.as_deref())
+                    .await?)
             })
             .await?;
         self.finish_forget(forgetting).await;

@@ -31,7 +31,8 @@ use switchboard_model::Error;
 use switchboard_model::authz::{Action, authorize};
 use switchboard_model::names::validate_link_name;
 use switchboard_model::records::{
-    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, SecretChange, ServiceRecord,
+    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, FIRST_REVISION, HOST_SCOPE,
+    SecretChange, ServiceRecord,
 };
 use switchboard_model::time::rfc3339;
 use switchboard_model::{
@@ -40,7 +41,7 @@ use switchboard_model::{
 };
 pub use switchboard_model::{Clock, ManualClock, SystemClock};
 use switchboard_outbound::{BoxFuture, BrokerError, ConnectionBroker, ResolvedConnection};
-use switchboard_store::{Sealer, Store};
+use switchboard_store::{Repositories, Sealer};
 
 /// Longest display name, in characters.
 pub const MAX_DISPLAY_NAME: usize = 50;
@@ -302,7 +303,7 @@ pub struct ActivityView {
 pub struct Connections {
     /// Itself, for work that must outlive a caller (a token refresh).
     me: std::sync::Weak<Connections>,
-    store: Arc<Store>,
+    store: Arc<dyn Repositories>,
     sealer: Sealer,
     /// For token requests: no redirects, the private-network guard on every request.
     http: switchboard_outbound::TokenHttp,
@@ -336,14 +337,6 @@ fn bad(code: &'static str, message: impl Into<String>) -> Error {
         code,
         message: message.into(),
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
 }
 
 fn check_display_name(what: &str, name: &str) -> Result<(), String> {
@@ -654,14 +647,15 @@ impl Connections {
     /// # Errors
     /// The store cannot be read.
     pub async fn new(
-        store: Arc<Store>,
+        store: Arc<dyn Repositories>,
         sealer: Sealer,
         http: switchboard_outbound::TokenHttp,
     ) -> anyhow::Result<Arc<Self>> {
-        let s = store.clone();
-        let snapshot = blocking(move || Ok(s.read(Snapshot::load)?))
+        let rows = store
+            .load_snapshot()
             .await
             .map_err(|e| anyhow::anyhow!("loading connections: {e}"))?;
+        let snapshot = Snapshot::load(rows);
         let audit = audit::AuditLog::start(store.clone());
         Ok(Arc::new_cyclic(|me| Self {
             me: me.clone(),
@@ -718,8 +712,7 @@ impl Connections {
     /// The store cannot be read.
     pub async fn refresh(&self) -> Result<(), Error> {
         let _guard = self.writes.lock().await;
-        let store = self.store.clone();
-        let snapshot = blocking(move || Ok(store.read(Snapshot::load)?)).await?;
+        let snapshot = Snapshot::load(self.store.load_snapshot().await?);
         self.snapshot.store(Arc::new(snapshot));
         Ok(())
     }
@@ -730,29 +723,26 @@ impl Connections {
     /// # Errors
     /// The store cannot be read.
     pub async fn function_changed(&self, function: &str) -> Result<(), Error> {
-        self.write(Touched::function(function), |_| Ok(())).await
+        self.write(Touched::function(function), async { Ok(()) })
+            .await
     }
 
     /// Runs a store write under the write lock, then reads back the rows it touched
     /// (one read transaction of point look-ups) and swaps in a snapshot updated with
     /// them: a write costs the same at 100,000 connections as at 10.
-    async fn write<T: Send + 'static>(
+    async fn write<T>(
         &self,
         touched: Touched,
-        f: impl FnOnce(&Store) -> Result<T, Error> + Send + 'static,
+        write: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
         let _guard = self.writes.lock().await;
-        let store = self.store.clone();
         let current = self.snapshot();
-        let (out, next) = blocking(move || {
-            let out = f(&store);
-            // Read back even after a failed write: the snapshot must never be newer
-            // or older than the store.
-            let next = store.read(|r| current.apply(r, touched))?;
-            Ok((out, next))
-        })
-        .await?;
-        self.snapshot.store(Arc::new(next));
+        let out = write.await;
+        // Read back even after a failed write: the snapshot must never be newer or
+        // older than the store.
+        let keys = current.keys(touched);
+        let rows = self.store.read_touched(keys.clone()).await?;
+        self.snapshot.store(Arc::new(current.apply(keys, rows)));
         out
     }
 
@@ -799,6 +789,7 @@ impl Connections {
             .map(|c| self.sealer.seal(id.as_bytes(), c.expose().as_bytes()));
         let record = ServiceRecord {
             id,
+            scope: HOST_SCOPE.to_owned(),
             link_name: def.link_name,
             display_name: def.display_name.trim().to_owned(),
             auth: def.auth,
@@ -809,12 +800,13 @@ impl Connections {
             created_by: who.name().to_owned(),
             created_at_ms: now,
             updated_at_ms: now,
+            revision: FIRST_REVISION,
         };
-        let r = record.clone();
-        self.write(Touched::service(&record.link_name), move |s| {
-            Ok(s.create_service(&r, sealed.as_deref())?)
-        })
-        .await?;
+        let record = self
+            .write(Touched::service(&record.link_name), async {
+                Ok(self.store.create_service(&record, sealed).await?)
+            })
+            .await?;
         tracing::info!(service = %record.link_name, "service created");
         Ok(self.snapshot().service_view(&record))
     }
@@ -879,14 +871,16 @@ impl Connections {
             updated_at_ms: now_ms(),
             ..(*old).clone()
         };
-        let r = record.clone();
         let reason = format!("service `{link}` was edited; connect again");
         // Every connection of the service is revoked: at the provider too, with the
         // client as it was.
         let forgetting = self.begin_forget(Forget::Service(&old.id)).await;
         let revoked = self
-            .write(Touched::service(link), move |s| {
-                Ok(s.replace_service(&old, &r, Some(&reason), secret)?)
+            .write(Touched::service(link), async {
+                Ok(self
+                    .store
+                    .update_service(&record, old.revision, Some(&reason), secret)
+                    .await?)
             })
             .await?;
         self.finish_forget(forgetting).await;
@@ -907,12 +901,14 @@ impl Connections {
             &format!("service `{link}`"),
             &old.created_by,
         )?;
-        let l = link.to_owned();
         let reason = format!("service `{link}` was deleted");
         let forgetting = self.begin_forget(Forget::Service(&old.id)).await;
         let revoked = self
-            .write(Touched::service(link), move |s| {
-                Ok(s.delete_service(&l, &reason, now_ms())?)
+            .write(Touched::service(link), async {
+                Ok(self
+                    .store
+                    .delete_service(&old.id, &reason, now_ms())
+                    .await?)
             })
             .await?;
         self.finish_forget(forgetting).await;
@@ -955,6 +951,7 @@ impl Connections {
         let now = now_ms();
         let mut record = ConnectionRecord {
             id: random_id("con"),
+            scope: HOST_SCOPE.to_owned(),
             link_name: new.link_name.clone(),
             display_name: new.display_name.trim().to_owned(),
             service: service.link_name.clone(),
@@ -973,19 +970,23 @@ impl Connections {
             connected_at_ms: None,
             revoked_at_ms: None,
             history: Vec::new(),
+            revision: FIRST_REVISION,
         };
         record.record_event("created", None, now);
         let default_service = catalog::is_default(&service);
         // The functions to grant it to must exist before anything is stored.
         for function in &new.grant_to {
-            let (store, f) = (self.store.clone(), function.clone());
-            blocking(move || Ok(store.get(&f).map(|_| ())?)).await?;
+            self.store.function(function).await?;
         }
-        self.write(Touched::connection(&new.link_name), move |s| {
+        self.write(Touched::connection(&new.link_name), async {
             if default_service {
-                s.create_catalog_connection(&record)?;
+                self.store
+                    .create_default_service_connection(&record)
+                    .await?;
             } else {
-                s.create_connection(&record)?;
+                self.store
+                    .create_connections(std::slice::from_ref(&record))
+                    .await?;
             }
             Ok(())
         })
@@ -1080,8 +1081,11 @@ impl Connections {
                 Forget::Nothing
             })
             .await;
-        self.write(Touched::connection(link), move |s| {
-            Ok(s.update_connection(&e.record, &record, secret)?)
+        self.write(Touched::connection(link), async {
+            Ok(self
+                .store
+                .update_connection(&record, e.record.revision, secret)
+                .await?)
         })
         .await?;
         self.finish_forget(forgetting).await;
@@ -1182,9 +1186,11 @@ impl Connections {
         record.credential_names = credentials.names();
         record.connected_at_ms = Some(now);
         record.updated_at_ms = now;
-        let expected = e.record.clone();
-        self.write(Touched::connection(link), move |s| {
-            Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?)
+        self.write(Touched::connection(link), async {
+            Ok(self
+                .store
+                .update_connection(&record, e.record.revision, SecretChange::Set(blob))
+                .await?)
         })
         .await?;
         tracing::info!(connection = link, "connection connected");
@@ -1222,9 +1228,11 @@ impl Connections {
             record.credential_names.clear();
             record.revoked_at_ms = Some(now);
             record.updated_at_ms = now;
-            let expected = e.record.clone();
-            self.write(Touched::connection(link), move |s| {
-                Ok(s.update_connection(&expected, &record, SecretChange::Erase)?)
+            self.write(Touched::connection(link), async {
+                Ok(self
+                    .store
+                    .update_connection(&record, e.record.revision, SecretChange::Erase)
+                    .await?)
             })
             .await?;
             self.finish_forget(forgetting).await;
@@ -1250,8 +1258,11 @@ impl Connections {
         record.credential_names.clear();
         record.revoked_at_ms = Some(now);
         record.updated_at_ms = now;
-        self.write(Touched::connection(link), move |s| {
-            Ok(s.update_connection(&e.record, &record, SecretChange::Erase)?)
+        self.write(Touched::connection(link), async {
+            Ok(self
+                .store
+                .update_connection(&record, e.record.revision, SecretChange::Erase)
+                .await?)
         })
         .await?;
         self.finish_forget(forgetting).await;
@@ -1266,9 +1277,9 @@ impl Connections {
     pub async fn delete_connection(&self, link: &str) -> Result<(), Error> {
         self.audit.flush().await;
         let forgetting = self.begin_forget(Forget::Link(link)).await;
-        let l = link.to_owned();
-        self.write(Touched::connection(link), move |s| {
-            Ok(s.delete_connection(&l)?)
+        self.write(Touched::connection(link), async {
+            let id = self.entry(link)?.record.id.clone();
+            Ok(self.store.delete_connection(&id).await?)
         })
         .await?;
         self.finish_forget(forgetting).await;
@@ -1281,11 +1292,9 @@ impl Connections {
     /// # Errors
     /// [`Error::NotFound`].
     pub async fn activity(&self, link: &str, limit: usize) -> Result<Vec<ActivityView>, Error> {
-        self.entry(link)?;
+        let id = self.entry(link)?.record.id.clone();
         self.audit.flush().await;
-        let store = self.store.clone();
-        let l = link.to_owned();
-        let records = blocking(move || Ok(store.audit(&l, limit)?)).await?;
+        let records = self.store.audit(&id, limit).await?;
         Ok(records
             .into_iter()
             .map(|r| ActivityView {
@@ -1308,10 +1317,12 @@ impl Connections {
     /// # Errors
     /// [`Error::NotFound`] for the function or the connection.
     pub async fn grant(&self, function: &str, link: &str) -> Result<GrantView, Error> {
-        let (f, l) = (function.to_owned(), link.to_owned());
         let g = self
-            .write(Touched::grant(function, link), move |s| {
-                Ok(s.grant(&f, &l, now_ms())?)
+            .write(Touched::grant(function, link), async {
+                Ok(self
+                    .store
+                    .grant(function, HOST_SCOPE, link, now_ms())
+                    .await?)
             })
             .await?;
         tracing::info!(function, connection = link, "grant added");
@@ -1327,10 +1338,9 @@ impl Connections {
     /// # Errors
     /// [`Error::NotFound`] when there was none.
     pub async fn revoke_grant(&self, function: &str, link: &str) -> Result<(), Error> {
-        let (f, l) = (function.to_owned(), link.to_owned());
         let removed = self
-            .write(Touched::grant(function, link), move |s| {
-                Ok(s.revoke_grant(&f, &l)?)
+            .write(Touched::grant(function, link), async {
+                Ok(self.store.revoke_grant(function, HOST_SCOPE, link).await?)
             })
             .await?;
         if !removed {
@@ -1664,7 +1674,11 @@ impl ConnectionBroker for Connections {
     }
 
     fn record(&self, _ctx: &InvocationContext, link: &str, record: AuditRecord) {
-        self.audit.push(link, record);
+        // Kept by connection id: a connection made again under this link name starts
+        // with no records (a record of a deleted connection is dropped by the store).
+        if let Some(e) = self.snapshot().connections.get(link) {
+            self.audit.push(&e.record.id, record);
+        }
     }
 }
 
@@ -1700,12 +1714,14 @@ pub mod fuzzing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_store::MasterKey;
+    use switchboard_store::{MasterKey, RedbStore};
 
     #[tokio::test]
     async fn only_the_creator_edits_or_deletes_a_service() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+        let store = RedbStore::open(&dir.path().join("db.redb"))
+            .unwrap()
+            .repositories();
         let c = Connections::new(
             store,
             Sealer::new(&MasterKey::generate()),
@@ -1749,16 +1765,18 @@ mod tests {
     }
 
     /// The snapshot updated per change equals a full load from the store.
-    fn assert_fresh(c: &Connections, after: &str) {
+    async fn assert_fresh(c: &Connections, after: &str) {
         let got = c.snapshot().canonical();
-        let want = c.store.read(Snapshot::load).unwrap().canonical();
+        let want = Snapshot::load(c.store.load_snapshot().await.unwrap()).canonical();
         assert_eq!(got, want, "after {after}");
     }
 
     #[tokio::test]
     async fn every_kind_of_write_leaves_the_snapshot_equal_to_a_full_load() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+        let store = RedbStore::open(&dir.path().join("db.redb"))
+            .unwrap()
+            .repositories();
         let c = Connections::new(
             store.clone(),
             Sealer::new(&MasterKey::generate()),
@@ -1775,7 +1793,7 @@ mod tests {
         }))
         .unwrap();
         c.create_service(def.clone(), &ada).await.unwrap();
-        assert_fresh(&c, "create service");
+        assert_fresh(&c, "create service").await;
         let new = |link: &str, service: &str, params: serde_json::Value| -> NewConnection {
             serde_json::from_value(serde_json::json!({
                 "link_name": link, "display_name": link, "service": service, "params": params,
@@ -1790,12 +1808,12 @@ mod tests {
             c.create_connection(new(link, service, params), &ada)
                 .await
                 .unwrap();
-            assert_fresh(&c, &format!("create connection {link}"));
+            assert_fresh(&c, &format!("create connection {link}")).await;
         }
         let basic: ConnectRequest =
             serde_json::from_value(serde_json::json!({"username": "u", "password": "p"})).unwrap();
         c.connect("one", basic.clone(), &ada).await.unwrap();
-        assert_fresh(&c, "connect");
+        assert_fresh(&c, "connect").await;
         assert_eq!(
             c.show_connection("one").unwrap().status,
             ConnectionStatus::Connected.as_str()
@@ -1803,14 +1821,14 @@ mod tests {
         let rename: ConnectionEdit =
             serde_json::from_value(serde_json::json!({"display_name": "One"})).unwrap();
         c.edit_connection("one", rename).await.unwrap();
-        assert_fresh(&c, "edit display name");
+        assert_fresh(&c, "edit display name").await;
         let params: ConnectionEdit =
             serde_json::from_value(serde_json::json!({"params": {"host": "ap"}})).unwrap();
         c.edit_connection("one", params).await.unwrap();
-        assert_fresh(&c, "edit params (revokes)");
+        assert_fresh(&c, "edit params (revokes)").await;
         c.connect("two", basic.clone(), &ada).await.unwrap();
         c.revoke("two").await.unwrap();
-        assert_fresh(&c, "revoke");
+        assert_fresh(&c, "revoke").await;
         c.connect("two", basic, &ada).await.unwrap();
 
         let artifact = switchboard_model::records::Artifact {
@@ -1820,9 +1838,9 @@ mod tests {
         store
             .deploy(
                 "f",
-                switchboard_model::records::NewVersion {
-                    component: b"wasm",
-                    artifact: &artifact,
+                switchboard_store::Deploy {
+                    component: b"wasm".to_vec(),
+                    artifact,
                     record: switchboard_model::records::VersionRecord {
                         version: 0,
                         sha256: "ab".into(),
@@ -1835,22 +1853,23 @@ mod tests {
                 },
                 1,
             )
+            .await
             .unwrap();
         for link in ["one", "two", "three"] {
             c.grant("f", link).await.unwrap();
-            assert_fresh(&c, &format!("grant {link}"));
+            assert_fresh(&c, &format!("grant {link}")).await;
         }
         c.revoke_grant("f", "three").await.unwrap();
-        assert_fresh(&c, "revoke grant");
+        assert_fresh(&c, "revoke grant").await;
         c.delete_connection("one").await.unwrap();
-        assert_fresh(&c, "delete a granted connection");
+        assert_fresh(&c, "delete a granted connection").await;
         assert_eq!(c.grants_of("f").len(), 1);
 
         let mut edited = def.clone();
         edited.display_name = "Acme 2".into();
         let (_, revoked) = c.edit_service("acme", edited, &ada).await.unwrap();
         assert_eq!(revoked, vec!["two".to_owned()]);
-        assert_fresh(&c, "edit service (revokes its connections)");
+        assert_fresh(&c, "edit service (revokes its connections)").await;
 
         for id in ["client-a", "client-b"] {
             let client: ServiceClient = serde_json::from_value(
@@ -1858,21 +1877,21 @@ mod tests {
             )
             .unwrap();
             c.set_service_client("asana", client, &ada).await.unwrap();
-            assert_fresh(&c, &format!("catalogue client {id}"));
+            assert_fresh(&c, &format!("catalogue client {id}")).await;
         }
 
-        store.delete("f").unwrap();
+        store.delete_function("f").await.unwrap();
         c.function_changed("f").await.unwrap();
-        assert_fresh(&c, "function deleted");
+        assert_fresh(&c, "function deleted").await;
         assert!(c.grants_of("f").is_empty());
 
         c.delete_service("acme", &ada).await.unwrap();
-        assert_fresh(&c, "delete service");
+        assert_fresh(&c, "delete service").await;
         c.create_service(def, &ada).await.unwrap();
-        assert_fresh(&c, "a new service under the old link name");
+        assert_fresh(&c, "a new service under the old link name").await;
         assert_eq!(c.show_service("acme").unwrap().connections, 0);
         c.delete_connection("two").await.unwrap();
-        assert_fresh(&c, "delete an orphaned connection");
+        assert_fresh(&c, "delete an orphaned connection").await;
         c.close().await;
     }
 

@@ -14,9 +14,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::{
-    ConnectionView, Connections, Entry, Error, ServiceDefinition, bad, blocking, now_ms, template,
-};
+use super::{ConnectionView, Connections, Entry, Error, ServiceDefinition, bad, now_ms, template};
 use crate::provider::{Clock, OAuthClient, TokenError, Tokens};
 use crate::refresher::{
     Current, RefreshHold, RefreshTarget, SingleFlight, TokenProvider, TokenRefresher,
@@ -29,7 +27,7 @@ use switchboard_model::records::{
 };
 use switchboard_outbound::BoxFuture;
 use switchboard_outbound::BrokerError;
-use switchboard_store::StoreError;
+use switchboard_store::{RecordUpdate, StoreError};
 
 /// How long an authorization may take, from connect to callback.
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
@@ -392,9 +390,7 @@ impl Connections {
             request_token: None,
             request_secret_sealed: None,
         };
-        let store = self.store.clone();
-        let s = state.clone();
-        blocking(move || Ok(store.put_flow(&s, &flow, now)?)).await?;
+        self.store.put_flow(&state, &flow, now).await?;
         tracing::info!(connection = %entry.record.link_name, "authorization started");
         Ok(format!(
             "{}?state={state}",
@@ -445,10 +441,10 @@ impl Connections {
     /// [`FlowError`] for an unknown, expired or already started flow.
     pub async fn oauth_start(&self, state: &str) -> Result<FlowStart, FlowError> {
         let nonce = random_token(32);
-        let store = self.store.clone();
-        let (s, hash) = (state.to_owned(), sha256_hex(&nonce));
         let now = self.refresh.clock().now_ms();
-        let outcome = blocking(move || Ok(store.bind_flow(&s, &hash, now)?))
+        let outcome = self
+            .store
+            .bind_flow(state, &sha256_hex(&nonce), now)
             .await
             .map_err(|_| FlowError("the host could not save the sign-in".into()))?;
         let flow = match outcome {
@@ -495,10 +491,10 @@ impl Connections {
         browser: Option<&str>,
         oauth1: super::oauth1::CallbackParams<'_>,
     ) -> Result<ConnectionView, FlowError> {
-        let store = self.store.clone();
-        let s = state.to_owned();
         let hash = browser.map(sha256_hex);
-        let outcome = blocking(move || Ok(store.take_bound_flow(&s, hash.as_deref())?))
+        let outcome = self
+            .store
+            .take_bound_flow(state, hash.as_deref())
             .await
             .map_err(|_| FlowError("the host could not read the sign-in".into()))?;
         let flow = match outcome {
@@ -603,11 +599,15 @@ impl Connections {
         record.status_reason = Some(why.clone());
         record.updated_at_ms = now_ms();
         record.record_event("failed", Some(&why), record.updated_at_ms);
-        let expected = entry.record.clone();
         if let Err(e) = self
             .write(
                 crate::snapshot::Touched::connection(&entry.record.link_name),
-                move |s| Ok(s.update_connection(&expected, &record, SecretChange::Keep)?),
+                async {
+                    Ok(self
+                        .store
+                        .update_connection(&record, entry.record.revision, SecretChange::Keep)
+                        .await?)
+                },
             )
             .await
         {
@@ -656,10 +656,14 @@ impl Connections {
             record.connected_at_ms = Some(now);
         }
         record.updated_at_ms = now;
-        let expected = entry.record.clone();
         self.write(
             crate::snapshot::Touched::connection(&entry.record.link_name),
-            move |s| Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?),
+            async {
+                self.store
+                    .update_connection(&record, entry.record.revision, SecretChange::Set(blob))
+                    .await?;
+                Ok(())
+            },
         )
         .await
     }
@@ -721,27 +725,27 @@ impl Connections {
             serde_json::to_vec(&Credentials::OAuth2(tokens)).expect("credentials serialise"),
         );
         let blob = self.sealer.seal(entry.record.id.as_bytes(), &plain);
-        let (link, id) = (entry.record.link_name.clone(), entry.record.id.clone());
         let now = now_ms();
         self.write(
             crate::snapshot::Touched::connection(&entry.record.link_name),
-            move |s| {
-                s.replace_credentials(
-                    &link,
-                    &id,
-                    &expected,
-                    |record| {
-                        record.status_reason = None;
-                        record.record_event("refreshed", None, now);
-                        record.credential_names = names;
-                        record.token_expires_at_ms = expires;
-                        if let Some(g) = granted {
-                            record.granted_scopes = g;
-                        }
-                        record.updated_at_ms = now;
-                    },
-                    SecretChange::Set(blob),
-                )?;
+            async {
+                self.store
+                    .replace_credentials(
+                        &entry.record.id,
+                        expected,
+                        Box::new(move |record| {
+                            record.status_reason = None;
+                            record.record_event("refreshed", None, now);
+                            record.credential_names = names;
+                            record.token_expires_at_ms = expires;
+                            if let Some(g) = granted {
+                                record.granted_scopes = g;
+                            }
+                            record.updated_at_ms = now;
+                        }),
+                        SecretChange::Set(blob),
+                    )
+                    .await?;
                 Ok(())
             },
         )
@@ -762,32 +766,31 @@ impl Connections {
         let Some(expected) = entry.sealed.clone() else {
             return Ok(());
         };
-        let (l, id, why_owned) = (link.to_owned(), entry.record.id.clone(), why.to_owned());
+        let why_owned = why.to_owned();
         #[cfg(test)]
         let fail = self.refresh.take_injected_failure();
         #[cfg(not(test))]
         let fail = false;
         let written = self
-            .write(crate::snapshot::Touched::connection(link), move |s| {
+            .write(crate::snapshot::Touched::connection(link), async {
                 if fail {
                     return Err(Error::Internal(anyhow::anyhow!("injected write failure")));
                 }
                 let now = now_ms();
-                match s.replace_credentials(
-                    &l,
-                    &id,
-                    &expected,
-                    |record| {
-                        record.status = ConnectionStatus::NeedsReconnect;
-                        record.status_reason = Some(why_owned.clone());
-                        record.record_event("needs_reconnect", Some(&why_owned), now);
-                        record.credential_names.clear();
-                        record.updated_at_ms = now;
-                    },
-                    SecretChange::Erase,
-                ) {
+                let update: RecordUpdate = Box::new(move |record| {
+                    record.status = ConnectionStatus::NeedsReconnect;
+                    record.status_reason = Some(why_owned.clone());
+                    record.record_event("needs_reconnect", Some(&why_owned), now);
+                    record.credential_names.clear();
+                    record.updated_at_ms = now;
+                });
+                match self
+                    .store
+                    .replace_credentials(&entry.record.id, expected, update, SecretChange::Erase)
+                    .await
+                {
                     Ok(_) => Ok(true),
-                    Err(StoreError::Conflict(_) | StoreError::Missing(_)) => Ok(false),
+                    Err(StoreError::Stale(_) | StoreError::Missing(_)) => Ok(false),
                     Err(e) => Err(e.into()),
                 }
             })
@@ -1125,7 +1128,7 @@ mod refresh_tests {
     use super::*;
     use crate::provider::ManualClock;
     use crate::{ConnectionEdit, NewConnection, ServiceDefinition};
-    use switchboard_store::{MasterKey, Sealer, Store};
+    use switchboard_store::{MasterKey, RedbStore, Sealer};
 
     const CLIENT_SECRET: &str = "cs/CANARY+secret=1";
 
@@ -1194,7 +1197,9 @@ mod refresh_tests {
             tokio::spawn(async move { axum::serve(listener, app).await });
 
             let dir = tempfile::tempdir().unwrap();
-            let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+            let store = RedbStore::open(&dir.path().join("db.redb"))
+                .unwrap()
+                .repositories();
             let c = Connections::new(
                 store,
                 Sealer::new(&MasterKey::generate()),

@@ -12,7 +12,7 @@ use switchboard_model::Principal;
 use url::Url;
 
 use super::oauth::{FlowError, check_url_template, random_token};
-use super::{ConnectionView, Connections, Entry, Error, ServiceDefinition, bad, blocking, now_ms};
+use super::{ConnectionView, Connections, Entry, Error, ServiceDefinition, bad, now_ms};
 use switchboard_auth::oauth1::{FlowParams, PARAM_PREFIX, Signer, Stamp};
 use switchboard_auth::{AuthConfig, Credentials, ParamType, Redactor, SignatureMethod};
 use switchboard_model::SecretString;
@@ -320,9 +320,7 @@ impl Connections {
                     .seal(state.as_bytes(), issued.secret.expose().as_bytes()),
             )),
         };
-        let store = self.store.clone();
-        let s = state.clone();
-        blocking(move || Ok(store.put_flow(&s, &flow, now)?)).await?;
+        self.store.put_flow(&state, &flow, now).await?;
         tracing::info!(connection = %entry.record.link_name, "OAuth 1 authorization started");
         Ok(format!(
             "{}/start?state={state}",
@@ -426,10 +424,14 @@ impl Connections {
         record.granted_scopes.clear();
         record.connected_at_ms = Some(now);
         record.updated_at_ms = now;
-        let expected = entry.record.clone();
         self.write(
             crate::snapshot::Touched::connection(&entry.record.link_name),
-            move |s| Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?),
+            async {
+                self.store
+                    .update_connection(&record, entry.record.revision, SecretChange::Set(blob))
+                    .await?;
+                Ok(())
+            },
         )
         .await
     }

@@ -364,7 +364,14 @@ pub trait SnapshotRepo: Send + Sync {
 /// Every repository in one object: what the host's parts hold
 /// (`Arc<dyn Repositories>`).
 pub trait Repositories:
-    ServiceRepo + ConnectionRepo + GrantRepo + FunctionRepo + FlowRepo + AuditRepo + SnapshotRepo
+    ServiceRepo
+    + ConnectionRepo
+    + GrantRepo
+    + FunctionRepo
+    + FlowRepo
+    + AuditRepo
+    + SnapshotRepo
+    + std::fmt::Debug
 {
 }
 
@@ -376,5 +383,6 @@ impl<T> Repositories for T where
         + FlowRepo
         + AuditRepo
         + SnapshotRepo
+        + std::fmt::Debug
 {
 }

@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 
 use crate::{ServiceDefinition, ServiceView};
 use switchboard_auth::AuthConfig;
-use switchboard_model::records::{ServiceClientRecord, ServiceRecord};
+use switchboard_model::records::{FIRST_REVISION, HOST_SCOPE, ServiceClientRecord, ServiceRecord};
 
 mod files {
     include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
@@ -210,6 +210,7 @@ pub fn record(entry: &CatalogEntry, client: Option<&ServiceClientRecord>) -> Ser
     }
     ServiceRecord {
         id: entry.id(),
+        scope: HOST_SCOPE.to_owned(),
         link_name: d.link_name.clone(),
         display_name: d.display_name.clone(),
         auth,
@@ -220,6 +221,7 @@ pub fn record(entry: &CatalogEntry, client: Option<&ServiceClientRecord>) -> Ser
         created_by: CREATED_BY.to_owned(),
         created_at_ms: CATALOG_DATE_MS,
         updated_at_ms: client.map_or(CATALOG_DATE_MS, |c| c.updated_at_ms.max(CATALOG_DATE_MS)),
+        revision: FIRST_REVISION,
     }
 }
 

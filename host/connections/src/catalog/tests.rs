@@ -9,7 +9,7 @@ use super::*;
 use crate::{Connections, NewConnection, validate_service};
 use switchboard_auth::GrantType;
 use switchboard_model::{Error, Principal};
-use switchboard_store::{MasterKey, Sealer, Store};
+use switchboard_store::{MasterKey, RedbStore, Sealer};
 
 /// The placeholders `{key}` in a template.
 fn placeholders(t: &str) -> Vec<String> {
@@ -318,7 +318,9 @@ fn queries_parse_and_match() {
 
 async fn connections() -> (tempfile::TempDir, Arc<Connections>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+    let store = RedbStore::open(&dir.path().join("db.redb"))
+        .unwrap()
+        .repositories();
     let c = Connections::new(
         store,
         Sealer::new(&MasterKey::generate()),
