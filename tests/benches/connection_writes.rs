@@ -5,7 +5,7 @@
 //!
 //! For each size: a host is started (the `fetch` function and an API-key service made
 //! through the API) and stopped; the existing connections are written straight into
-//! its database in batches ([`Store::create_connections`], one transaction per 10,000:
+//! its database in batches (`ConnectionRepo::create_connections`, one transaction per 10,000:
 //! through the HTTP API, 100,000 writes would take most of an hour on a shared
 //! machine); the host is started again over that database (the snapshot's full load,
 //! one read transaction), and `BENCH_WRITES` new connections are then created,

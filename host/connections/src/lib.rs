@@ -1067,9 +1067,9 @@ impl Connections {
             }
         }
         record.updated_at_ms = now_ms();
-        // Erased credentials are revoked at the provider too. The record is compared
-        // in the write, so a refresh that stored new tokens since it was read makes
-        // this edit fail rather than leave them live.
+        // Erased credentials are revoked at the provider too. The write is against the
+        // revision read, so a refresh that stored new tokens since then makes this edit
+        // fail rather than leave them live.
         let erase = matches!(secret, SecretChange::Erase);
         let forgetting = self
             .begin_forget(if erase {

@@ -616,7 +616,7 @@ impl Connections {
     }
 
     /// Seals `tokens` for the connection and marks it connected, in one write that
-    /// succeeds only if the connection is unchanged since `entry` was read (connecting),
+    /// succeeds only if the connection's revision is unchanged since `entry` was read (connecting),
     /// or, for refreshed tokens, only if its credentials are (see
     /// [`Self::store_refreshed`]).
     pub(super) async fn store_tokens(

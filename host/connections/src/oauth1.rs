@@ -408,7 +408,7 @@ impl Connections {
     }
 
     /// Seals the token credentials for the connection and marks it connected, if the
-    /// connection is unchanged since `entry` was read.
+    /// connection is unchanged (same revision) since `entry` was read.
     async fn store_oauth1(&self, entry: &Entry, credentials: &Credentials) -> Result<(), Error> {
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(credentials).expect("credentials serialise"),
