@@ -88,7 +88,7 @@ async fn measure(existing: usize, writes: usize, invokes: usize, origin: &str) -
         .await
         .unwrap()
         .into_iter()
-        .find(|s| s.link_name == "bench")
+        .find(|s| s.meta.link_name == "bench")
         .unwrap();
     let now = now_ms();
     let all: Vec<usize> = (0..existing).collect();
@@ -101,7 +101,7 @@ async fn measure(existing: usize, writes: usize, invokes: usize, origin: &str) -
                     scope: HOST_SCOPE.to_owned(),
                     link_name: format!("existing_{i}"),
                     display_name: format!("Existing {i}"),
-                    service: service.link_name.clone(),
+                    service: service.meta.link_name.clone(),
                     service_id: service.id.clone(),
                     params: Default::default(),
                     scopes: Vec::new(),

@@ -31,8 +31,8 @@ use switchboard_model::Error;
 use switchboard_model::authz::{Action, authorize};
 use switchboard_model::names::validate_link_name;
 use switchboard_model::records::{
-    AuditRecord, ConnectionRecord, ConnectionStatus, DynamicParam, FIRST_REVISION, HOST_SCOPE,
-    SecretChange, ServiceRecord,
+    AuditRecord, ConnectionRecord, ConnectionStatus, FIRST_REVISION, HOST_SCOPE, SecretChange,
+    ServiceMeta, ServiceRecord, ServiceSpec,
 };
 use switchboard_model::time::rfc3339;
 use switchboard_model::{
@@ -63,33 +63,56 @@ const UNUSABLE_KEY_HEADERS: &[&str] = &[
     "upgrade",
 ];
 
-/// A service as the API receives it (create, or the whole document on edit).
+/// A service as the API receives it (create, or the whole document on edit), and as the
+/// catalogue ships it: a link name, a display name and the [`ServiceSpec`], one flat
+/// JSON (or TOML) object. Unknown fields are refused ([`DefinitionFields`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "DefinitionFields")]
 pub struct ServiceDefinition {
     /// Unique, never changes.
     pub link_name: String,
     /// 1 to 50 characters.
     pub display_name: String,
-    /// Auth type and fields.
-    pub auth: AuthConfig,
-    /// Dynamic parameters.
-    #[serde(default)]
-    pub dynamic_params: Vec<DynamicParam>,
-    /// Origin templates the credentials may go to (for `aws_sigv4`, defaulted from the
-    /// AWS service and region when empty).
-    #[serde(default)]
-    pub api_origins: Vec<String>,
-    /// Category.
-    #[serde(default)]
-    pub category: Option<String>,
-    /// Description.
-    #[serde(default)]
-    pub description: Option<String>,
+    /// Auth, dynamic parameters, API origins, category, description.
+    #[serde(flatten)]
+    pub spec: ServiceSpec,
     /// OAuth client secret (oauth2) or consumer secret (oauth1): write-only, sealed
     /// apart from the service record; on edit, absent keeps the stored one.
     #[serde(default, skip_serializing)]
     pub client_secret: Option<SecretString>,
+}
+
+/// How a [`ServiceDefinition`] is read: serde's `deny_unknown_fields` does not work
+/// with `flatten`, so the fields no part takes are gathered and refused here.
+#[derive(Deserialize)]
+struct DefinitionFields {
+    link_name: String,
+    display_name: String,
+    #[serde(flatten)]
+    spec: ServiceSpec,
+    #[serde(default)]
+    client_secret: Option<SecretString>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+impl TryFrom<DefinitionFields> for ServiceDefinition {
+    type Error = String;
+
+    fn try_from(d: DefinitionFields) -> Result<Self, String> {
+        if let Some(field) = d.unknown.keys().next() {
+            return Err(format!(
+                "unknown field `{field}`, expected one of `link_name`, `display_name`, `auth`, \
+                 `dynamic_params`, `api_origins`, `category`, `description`, `client_secret`"
+            ));
+        }
+        Ok(Self {
+            link_name: d.link_name,
+            display_name: d.display_name,
+            spec: d.spec,
+            client_secret: d.client_secret,
+        })
+    }
 }
 
 /// A service as the API shows it.
@@ -373,7 +396,7 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
     let invalid = |m: String| bad("invalid_service", m);
     validate_link_name("service", &def.link_name).map_err(invalid)?;
     check_display_name("service", &def.display_name).map_err(invalid)?;
-    match &def.auth {
+    match &def.spec.auth {
         AuthConfig::ApiKey { params } => {
             if params.is_empty() {
                 return Err(invalid(
@@ -422,12 +445,12 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
     }
     if let Some(secret) = &def.client_secret {
         if !matches!(
-            def.auth,
+            def.spec.auth,
             AuthConfig::OAuth2 { .. } | AuthConfig::OAuth1 { .. }
         ) {
             return Err(invalid(format!(
                 "`client_secret` is for oauth1 and oauth2 services; this one is `{}`",
-                def.auth.type_name()
+                def.spec.auth.type_name()
             )));
         }
         if secret.expose().is_empty()
@@ -439,14 +462,14 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
             )));
         }
     }
-    for (i, p) in def.dynamic_params.iter().enumerate() {
+    for (i, p) in def.spec.dynamic_params.iter().enumerate() {
         if !template::is_key(&p.key) {
             return Err(invalid(format!(
                 "dynamic parameter key `{}` must start with a lower-case letter and hold only lower-case letters, digits and `_` (at most 50)",
                 p.key
             )));
         }
-        if def.dynamic_params[..i].iter().any(|q| q.key == p.key) {
+        if def.spec.dynamic_params[..i].iter().any(|q| q.key == p.key) {
             return Err(invalid(format!(
                 "dynamic parameter `{}` is listed twice",
                 p.key
@@ -458,18 +481,18 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
             template::compile_pattern(pattern).map_err(invalid)?;
         }
     }
-    if def.api_origins.is_empty() {
+    if def.spec.api_origins.is_empty() {
         return Err(invalid(
             "`api_origins` needs at least one origin (like https://api.example.com) the credentials may be sent to".into(),
         ));
     }
-    if def.api_origins.len() > 20 {
+    if def.spec.api_origins.len() > 20 {
         return Err(invalid("at most 20 API origins".into()));
     }
-    for o in &def.api_origins {
-        template::check_origin_template(o, &def.dynamic_params).map_err(invalid)?;
+    for o in &def.spec.api_origins {
+        template::check_origin_template(o, &def.spec.dynamic_params).map_err(invalid)?;
     }
-    if let Some(c) = &def.category
+    if let Some(c) = &def.spec.category
         && (c.chars().count() > MAX_DISPLAY_NAME || c.chars().any(char::is_control))
     {
         return Err(invalid(format!(
@@ -477,6 +500,7 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
         )));
     }
     if def
+        .spec
         .description
         .as_ref()
         .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
@@ -491,39 +515,39 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
 /// An aws_sigv4 service without API origins gets AWS's (see
 /// [`aws_sigv4::default_origins`]); explicit origins are kept as given.
 pub(crate) fn with_default_origins(mut def: ServiceDefinition) -> ServiceDefinition {
-    if let AuthConfig::AwsSigv4 { service, region } = &def.auth
-        && def.api_origins.is_empty()
+    if let AuthConfig::AwsSigv4 { service, region } = &def.spec.auth
+        && def.spec.api_origins.is_empty()
         && aws_sigv4::check_scope(service, region).is_ok()
     {
-        let bucket = def.dynamic_params.iter().any(|p| p.key == "bucket");
-        def.api_origins = aws_sigv4::default_origins(service, region, bucket);
+        let bucket = def.spec.dynamic_params.iter().any(|p| p.key == "bucket");
+        def.spec.api_origins = aws_sigv4::default_origins(service, region, bucket);
     }
     def
 }
 
 /// The seed's edit rules between a stored service and its new definition.
 fn check_edit(old: &ServiceRecord, new: &ServiceDefinition) -> Result<(), Error> {
-    if new.link_name != old.link_name {
+    if new.link_name != old.meta.link_name {
         return Err(bad(
             "immutable_field",
             format!(
                 "a service's link name never changes (`{}` cannot become `{}`); create a new service instead",
-                old.link_name, new.link_name
+                old.meta.link_name, new.link_name
             ),
         ));
     }
-    if new.auth.type_name() != old.auth.type_name() {
+    if new.spec.auth.type_name() != old.spec.auth.type_name() {
         return Err(bad(
             "immutable_field",
             format!(
                 "a service's auth type never changes (`{}` cannot become `{}`); create a new service instead",
-                old.auth.type_name(),
-                new.auth.type_name()
+                old.spec.auth.type_name(),
+                new.spec.auth.type_name()
             ),
         ));
     }
     if let (AuthConfig::ApiKey { params: old_p }, AuthConfig::ApiKey { params: new_p }) =
-        (&old.auth, &new.auth)
+        (&old.spec.auth, &new.spec.auth)
         && let Some(gone) = old_p
             .iter()
             .find(|o| !new_p.iter().any(|n| n.name == o.name))
@@ -541,20 +565,16 @@ fn check_edit(old: &ServiceRecord, new: &ServiceDefinition) -> Result<(), Error>
 
 fn definition(s: &ServiceRecord) -> ServiceDefinition {
     ServiceDefinition {
-        link_name: s.link_name.clone(),
-        display_name: s.display_name.clone(),
-        auth: s.auth.clone(),
-        dynamic_params: s.dynamic_params.clone(),
-        api_origins: s.api_origins.clone(),
-        category: s.category.clone(),
-        description: s.description.clone(),
+        link_name: s.meta.link_name.clone(),
+        display_name: s.meta.display_name.clone(),
+        spec: s.spec.clone(),
         client_secret: None,
     }
 }
 
 fn snippet(link: &str, service: Option<&ServiceRecord>) -> String {
     let origin = service
-        .and_then(|s| s.api_origins.first())
+        .and_then(|s| s.spec.api_origins.first())
         .map_or("https://api.example.com", String::as_str);
     format!(
         "let response = switchboard_sdk::invoke_url(\n    Some(\"{link}\"),\n    switchboard_sdk::Request::get(\"{origin}/\"),\n)\n.map_err(|e| e.to_string())?;"
@@ -566,6 +586,7 @@ fn filled_origins(
     params: &BTreeMap<String, String>,
 ) -> Option<Vec<String>> {
     service
+        .spec
         .api_origins
         .iter()
         .map(|t| template::fill_origin(t, params))
@@ -591,9 +612,9 @@ impl Snapshot {
             kind: catalog::kind(s),
             docs_url: catalog::docs_url(s),
             definition: definition(s),
-            created_by: s.created_by.clone(),
-            created_at: rfc3339(s.created_at_ms),
-            updated_at: rfc3339(s.updated_at_ms),
+            created_by: s.meta.created_by.clone(),
+            created_at: rfc3339(s.meta.created_at_ms),
+            updated_at: rfc3339(s.meta.updated_at_ms),
             connections: self.counts.get(&s.id).copied().unwrap_or(0),
             client_secret_set: self.service_secrets.contains_key(&s.id),
         }
@@ -607,8 +628,10 @@ impl Snapshot {
             display_name: r.display_name.clone(),
             service: ServiceRef {
                 link_name: r.service.clone(),
-                display_name: service.map(|s| s.display_name.clone()).unwrap_or_default(),
-                auth_type: service.map_or("", |s| s.auth.type_name()),
+                display_name: service
+                    .map(|s| s.meta.display_name.clone())
+                    .unwrap_or_default(),
+                auth_type: service.map_or("", |s| s.spec.auth.type_name()),
             },
             status: r.status.as_str(),
             status_reason: r.status_reason.clone(),
@@ -789,25 +812,23 @@ impl Connections {
             .map(|c| self.sealer.seal(id.as_bytes(), c.expose().as_bytes()));
         let record = ServiceRecord {
             id,
-            scope: HOST_SCOPE.to_owned(),
-            link_name: def.link_name,
-            display_name: def.display_name.trim().to_owned(),
-            auth: def.auth,
-            dynamic_params: def.dynamic_params,
-            api_origins: def.api_origins,
-            category: def.category,
-            description: def.description,
-            created_by: who.name().to_owned(),
-            created_at_ms: now,
-            updated_at_ms: now,
-            revision: FIRST_REVISION,
+            meta: ServiceMeta {
+                scope: HOST_SCOPE.to_owned(),
+                link_name: def.link_name,
+                display_name: def.display_name.trim().to_owned(),
+                created_by: who.name().to_owned(),
+                created_at_ms: now,
+                updated_at_ms: now,
+                revision: FIRST_REVISION,
+            },
+            spec: def.spec,
         };
         let record = self
-            .write(Touched::service(&record.link_name), async {
+            .write(Touched::service(&record.meta.link_name), async {
                 Ok(self.store.create_service(&record, sealed).await?)
             })
             .await?;
-        tracing::info!(service = %record.link_name, "service created");
+        tracing::info!(service = %record.meta.link_name, "service created");
         Ok(self.snapshot().service_view(&record))
     }
 
@@ -847,7 +868,7 @@ impl Connections {
             who,
             Action::EditService,
             &format!("service `{link}`"),
-            &old.created_by,
+            &old.meta.created_by,
         )?;
         check_edit(&old, &def)?;
         let def = with_default_origins(def);
@@ -862,14 +883,13 @@ impl Connections {
             return Ok((self.snapshot().service_view(&old), Vec::new()));
         }
         let record = ServiceRecord {
-            display_name: def.display_name.trim().to_owned(),
-            auth: def.auth,
-            dynamic_params: def.dynamic_params,
-            api_origins: def.api_origins,
-            category: def.category,
-            description: def.description,
-            updated_at_ms: now_ms(),
-            ..(*old).clone()
+            id: old.id.clone(),
+            meta: ServiceMeta {
+                display_name: def.display_name.trim().to_owned(),
+                updated_at_ms: now_ms(),
+                ..old.meta.clone()
+            },
+            spec: def.spec,
         };
         let reason = format!("service `{link}` was edited; connect again");
         // Every connection of the service is revoked: at the provider too, with the
@@ -879,7 +899,7 @@ impl Connections {
             .write(Touched::service(link), async {
                 Ok(self
                     .store
-                    .update_service(&record, old.revision, Some(&reason), secret)
+                    .update_service(&record, old.meta.revision, Some(&reason), secret)
                     .await?)
             })
             .await?;
@@ -899,7 +919,7 @@ impl Connections {
             who,
             Action::DeleteService,
             &format!("service `{link}`"),
-            &old.created_by,
+            &old.meta.created_by,
         )?;
         let reason = format!("service `{link}` was deleted");
         let forgetting = self.begin_forget(Forget::Service(&old.id)).await;
@@ -933,14 +953,16 @@ impl Connections {
             .map_err(|m| bad("invalid_connection", m))?;
         let service = self.service_record(&new.service)?;
         template::check_values(
-            &service.dynamic_params,
-            &service.api_origins,
-            &oauth::url_templates(&service.auth),
+            &service.spec.dynamic_params,
+            &service.spec.api_origins,
+            &oauth::url_templates(&service.spec.auth),
             &new.params,
         )
         .map_err(|m| bad("invalid_param", m))?;
         oauth::check_scopes(&service, &new.scopes).map_err(|m| bad("invalid_connection", m))?;
-        if !new.authorize_params.is_empty() && !matches!(service.auth, AuthConfig::OAuth2 { .. }) {
+        if !new.authorize_params.is_empty()
+            && !matches!(service.spec.auth, AuthConfig::OAuth2 { .. })
+        {
             return Err(bad(
                 "invalid_connection",
                 "`authorize_params` are for oauth2 services",
@@ -954,7 +976,7 @@ impl Connections {
             scope: HOST_SCOPE.to_owned(),
             link_name: new.link_name.clone(),
             display_name: new.display_name.trim().to_owned(),
-            service: service.link_name.clone(),
+            service: service.meta.link_name.clone(),
             service_id: service.id.clone(),
             params: new.params,
             scopes: new.scopes,
@@ -1046,9 +1068,9 @@ impl Connections {
                 )
             })?;
             template::check_values(
-                &service.dynamic_params,
-                &service.api_origins,
-                &oauth::url_templates(&service.auth),
+                &service.spec.dynamic_params,
+                &service.spec.api_origins,
+                &oauth::url_templates(&service.spec.auth),
                 &params,
             )
             .map_err(|m| bad("invalid_param", m))?;
@@ -1113,7 +1135,7 @@ impl Connections {
             )
         })?;
         defaults::check_client(&service)?;
-        if let AuthConfig::OAuth1 { .. } = &service.auth {
+        if let AuthConfig::OAuth1 { .. } = &service.spec.auth {
             if req.values.is_some()
                 || req.username.is_some()
                 || req.password.is_some()
@@ -1132,7 +1154,7 @@ impl Connections {
                 authorize_url: Some(authorize_url),
             });
         }
-        if let AuthConfig::OAuth2 { grant_type, .. } = &service.auth {
+        if let AuthConfig::OAuth2 { grant_type, .. } = &service.spec.auth {
             if req.values.is_some() || req.username.is_some() || req.password.is_some() {
                 return Err(bad(
                     "invalid_credentials",
@@ -1170,9 +1192,9 @@ impl Connections {
             });
         }
         let service = service.as_ref();
-        let credentials = credentials_for(&service.auth, req)?;
+        let credentials = credentials_for(&service.spec.auth, req)?;
         // Placing them must work before they are stored (a header value, say).
-        Credential::new(&service.auth, &credentials)
+        Credential::new(&service.spec.auth, &credentials)
             .map_err(|e| bad("invalid_credentials", e.0))?;
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(&credentials).expect("credentials serialise"),
@@ -1386,7 +1408,7 @@ impl Connections {
                         } else if !e.record.scopes.is_empty() {
                             &e.record.scopes
                         } else {
-                            match e.service.as_deref().map(|s| &s.auth) {
+                            match e.service.as_deref().map(|s| &s.spec.auth) {
                                 Some(AuthConfig::OAuth2 { scopes, .. }) => scopes,
                                 _ => &[],
                             }
@@ -1594,7 +1616,7 @@ impl Connections {
         if entry.record.status != ConnectionStatus::Connected {
             return Err(needs_reconnect(link, &entry.record));
         }
-        let (entry, credentials) = match entry.service.as_deref().map(|s| &s.auth) {
+        let (entry, credentials) = match entry.service.as_deref().map(|s| &s.spec.auth) {
             Some(AuthConfig::OAuth2 { .. }) => {
                 let me = self
                     .me
@@ -1617,7 +1639,7 @@ impl Connections {
         };
         // OAuth 1 signs with the consumer secret; OAuth 2 only needs the client secret
         // redacted from responses.
-        let service_secret = match &service.auth {
+        let service_secret = match &service.spec.auth {
             AuthConfig::OAuth1 { .. } | AuthConfig::OAuth2 { .. } => self.consumer_secret(service).map_err(|e| {
                 tracing::error!(connection = link, error = %e, "the consumer secret does not open");
                 BrokerError::NeedsReconnect(format!(
@@ -1627,7 +1649,7 @@ impl Connections {
             _ => None,
         };
         let credential = Credential::with_service_secret(
-            &service.auth,
+            &service.spec.auth,
             &credentials,
             service_secret.as_ref(),
         )
@@ -1642,7 +1664,7 @@ impl Connections {
             policy,
             url,
             credential,
-            refreshable: matches!(service.auth, AuthConfig::OAuth2 { .. }),
+            refreshable: matches!(service.spec.auth, AuthConfig::OAuth2 { .. }),
             generation: generation(&entry).unwrap_or_default(),
         }))
     }
@@ -1903,5 +1925,43 @@ mod tests {
             s.contains("Request::get(\"https://api.example.com/\")"),
             "{s}"
         );
+    }
+
+    /// The definition embeds the one service spelling (`ServiceSpec`, flattened) and
+    /// still refuses unknown fields, in JSON and in TOML, naming the field.
+    #[test]
+    fn a_definition_refuses_unknown_fields_and_reads_back_flat() {
+        let json = serde_json::json!({
+            "link_name": "acme", "display_name": "Acme", "auth": {"type": "basic"},
+            "api_origins": ["https://api.acme.example"], "category": "crm",
+        });
+        let def: ServiceDefinition = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(def.spec.category.as_deref(), Some("crm"));
+        let mut written = serde_json::to_value(&def).unwrap();
+        written.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+        let mut want = json.clone();
+        want["dynamic_params"] = serde_json::json!([]);
+        assert_eq!(written, want, "the wire shape is flat, as before");
+
+        let mut extra = json;
+        extra["api_origin"] = serde_json::json!("https://typo.example");
+        let e = serde_json::from_value::<ServiceDefinition>(extra)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `api_origin`"), "{e}");
+        let e = toml::from_str::<ServiceDefinition>(
+            "link_name = \"acme\"\ndisplay_name = \"Acme\"\nauth = { type = \"basic\" }\nextra = 1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown field `extra`"), "{e}");
+        // A field of the spec with the wrong type is still reported as such.
+        let e = serde_json::from_value::<ServiceDefinition>(serde_json::json!({
+            "link_name": "acme", "display_name": "Acme", "auth": {"type": "basic"},
+            "api_origins": "https://not-a-list.example",
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("invalid type"), "{e}");
     }
 }

@@ -196,7 +196,7 @@ pub(super) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
         grant_type,
         extra_authorize_params,
         ..
-    } = &def.auth
+    } = &def.spec.auth
     else {
         return Ok(());
     };
@@ -210,15 +210,19 @@ pub(super) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
                     .into(),
             );
         }
-        (_, Some(u)) => check_url_template("authorize URL", u, &def.dynamic_params)?,
+        (_, Some(u)) => check_url_template("authorize URL", u, &def.spec.dynamic_params)?,
         _ => {}
     }
-    check_url_template("access-token URL", access_token_url, &def.dynamic_params)?;
+    check_url_template(
+        "access-token URL",
+        access_token_url,
+        &def.spec.dynamic_params,
+    )?;
     if let Some(u) = refresh_token_url {
-        check_url_template("refresh-token URL", u, &def.dynamic_params)?;
+        check_url_template("refresh-token URL", u, &def.spec.dynamic_params)?;
     }
     if let Some(u) = revoke_url {
-        check_url_template("revocation URL", u, &def.dynamic_params)?;
+        check_url_template("revocation URL", u, &def.spec.dynamic_params)?;
     }
     if !matches!(scope_delimiter.as_str(), " " | "," | "+") {
         return Err("`auth.scope_delimiter` must be \" \" (the default), \",\" or \"+\"".into());
@@ -252,20 +256,20 @@ pub(super) fn check_authorize_params(params: &BTreeMap<String, String>) -> Resul
 
 /// Checks a connection's chosen scopes against its service's.
 pub(super) fn check_scopes(service: &ServiceRecord, chosen: &[String]) -> Result<(), String> {
-    let AuthConfig::OAuth2 { scopes, .. } = &service.auth else {
+    let AuthConfig::OAuth2 { scopes, .. } = &service.spec.auth else {
         if chosen.is_empty() {
             return Ok(());
         }
         return Err(format!(
             "scopes are for oauth2 services; `{}` is `{}`",
-            service.link_name,
-            service.auth.type_name()
+            service.meta.link_name,
+            service.spec.auth.type_name()
         ));
     };
     if let Some(s) = chosen.iter().find(|s| !scopes.contains(s)) {
         return Err(format!(
             "scope `{s}` is not one of service `{}`'s scopes ({})",
-            service.link_name,
+            service.meta.link_name,
             scopes.join(", ")
         ));
     }
@@ -292,11 +296,11 @@ impl Connections {
             scope_delimiter,
             client_auth,
             ..
-        } = &service.auth
+        } = &service.spec.auth
         else {
             return Err(format!(
                 "service `{}` is not an oauth2 service",
-                service.link_name
+                service.meta.link_name
             ));
         };
         let client_secret = match self.snapshot().service_secrets.get(&service.id) {
@@ -355,7 +359,7 @@ impl Connections {
             scopes: service_scopes,
             extra_authorize_params,
             ..
-        } = &service.auth
+        } = &service.spec.auth
         else {
             unreachable!("checked by the caller");
         };
@@ -587,7 +591,7 @@ impl Connections {
             if entry.sealed.is_some()
                 && let Ok(credentials) = self.open_credentials(&entry.record.link_name, entry)
                 && let Ok(credential) = switchboard_auth::Credential::with_service_secret(
-                    &service.auth,
+                    &service.spec.auth,
                     &credentials,
                     secret.as_ref(),
                 )
@@ -686,7 +690,7 @@ impl Connections {
     }
 
     fn scopes_of(&self, entry: &Entry, service: &ServiceRecord) -> Vec<String> {
-        match &service.auth {
+        match &service.spec.auth {
             AuthConfig::OAuth2 { scopes, .. } if entry.record.scopes.is_empty() => scopes.clone(),
             _ => entry.record.scopes.clone(),
         }
@@ -983,7 +987,7 @@ impl RefreshTarget for ConnectionTarget {
                 "connection `{link}`'s service was deleted; connect it again"
             ))
         })?;
-        let AuthConfig::OAuth2 { grant_type, .. } = &service.auth else {
+        let AuthConfig::OAuth2 { grant_type, .. } = &service.spec.auth else {
             return Err(BrokerError::NeedsReconnect(format!(
                 "connection `{link}` is not an OAuth 2 connection"
             )));

@@ -42,7 +42,7 @@ pub(super) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
         authorize_url,
         access_token_url,
         ..
-    } = &def.auth
+    } = &def.spec.auth
     else {
         return Ok(());
     };
@@ -57,7 +57,7 @@ pub(super) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
         ("authorize URL", authorize_url),
         ("access-token URL", access_token_url),
     ] {
-        check_url_template(what, url, &def.dynamic_params)?;
+        check_url_template(what, url, &def.spec.dynamic_params)?;
         if let Some((_, query)) = url.split_once('?')
             && let Some((k, _)) = url::form_urlencoded::parse(query.as_bytes())
                 .find(|(k, _)| k.starts_with(PARAM_PREFIX))
@@ -166,17 +166,17 @@ impl Connections {
             access_token_url,
             param_type,
             signature_method,
-        } = &service.auth
+        } = &service.spec.auth
         else {
             return Err(format!(
                 "service `{}` is not an oauth1 service",
-                service.link_name
+                service.meta.link_name
             ));
         };
         let secret = self.consumer_secret(service)?.ok_or_else(|| {
             format!(
                 "service `{}` has no consumer secret; set `client_secret` on the service, then connect again",
-                service.link_name
+                service.meta.link_name
             )
         })?;
         Ok(Consumer {

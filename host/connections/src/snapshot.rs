@@ -210,13 +210,13 @@ impl Snapshot {
             .iter()
             .map(|e| {
                 let s = catalog::record(e, clients.get(&e.id()));
-                (s.link_name.clone(), Arc::new(s))
+                (s.meta.link_name.clone(), Arc::new(s))
             })
             .collect();
         services.extend(
             stored
                 .into_iter()
-                .map(|s| (s.link_name.clone(), Arc::new(s))),
+                .map(|s| (s.meta.link_name.clone(), Arc::new(s))),
         );
         let mut connections = ConnectionMap::default();
         let mut counts: HashMap<String, usize> = HashMap::new();

@@ -38,25 +38,19 @@ pub struct DynamicParam {
     pub pattern: Option<String>,
 }
 
-/// A custom service.
+/// What a service declares: its auth and where its credentials may go. The one
+/// spelling of a service's definition: the stored [`ServiceRecord`], the API's service
+/// definition and view, and the default-service catalogue's entries all embed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceRecord {
-    /// Random id, never reused: connections refer to it, so a service deleted and made
-    /// again under the same link name does not adopt the old connections.
-    pub id: String,
-    /// The scope the link name is unique in ([`HOST_SCOPE`] today).
-    #[serde(default = "host_scope")]
-    pub scope: String,
-    /// Unique link name.
-    pub link_name: String,
-    /// Display name.
-    pub display_name: String,
+pub struct ServiceSpec {
     /// Auth type and its fields.
     pub auth: AuthConfig,
     /// Dynamic parameters.
     #[serde(default)]
     pub dynamic_params: Vec<DynamicParam>,
-    /// Origin templates the credentials may go to.
+    /// Origin templates the credentials may go to (for `aws_sigv4`, defaulted from the
+    /// AWS service and region when empty).
+    #[serde(default)]
     pub api_origins: Vec<String>,
     /// Category.
     #[serde(default)]
@@ -64,6 +58,18 @@ pub struct ServiceRecord {
     /// Description.
     #[serde(default)]
     pub description: Option<String>,
+}
+
+/// Who a stored service is and its life: everything but its [`ServiceSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceMeta {
+    /// The scope the link name is unique in ([`HOST_SCOPE`] today).
+    #[serde(default = "host_scope")]
+    pub scope: String,
+    /// Unique link name.
+    pub link_name: String,
+    /// Display name.
+    pub display_name: String,
     /// Who created it (only they edit or delete it).
     pub created_by: String,
     /// Unix milliseconds.
@@ -73,6 +79,21 @@ pub struct ServiceRecord {
     /// [`FIRST_REVISION`] when created, one more per write (set by the store).
     #[serde(default = "first_revision")]
     pub revision: u64,
+}
+
+/// A custom service: `{ id, meta, spec }`. Stored as one flat JSON object (the fields
+/// of `meta` and `spec` side by side), as before the split into parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    /// Random id, never reused: connections refer to it, so a service deleted and made
+    /// again under the same link name does not adopt the old connections.
+    pub id: String,
+    /// Link name, display name, creator, times, revision.
+    #[serde(flatten)]
+    pub meta: ServiceMeta,
+    /// What it declares.
+    #[serde(flatten)]
+    pub spec: ServiceSpec,
 }
 
 /// Where a connection stands.
@@ -386,4 +407,51 @@ pub struct ServiceClientRecord {
     pub updated_by: String,
     /// Unix milliseconds.
     pub updated_at_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service is stored as one flat object, as before it was split into `meta` and
+    /// `spec`: records written then read back, and what is written reads the same.
+    #[test]
+    fn a_service_record_is_one_flat_object() {
+        let stored = serde_json::json!({
+            "id": "svc_1", "link_name": "acme", "display_name": "Acme",
+            "auth": {"type": "basic"}, "api_origins": ["https://api.acme.example"],
+            "created_by": "admin", "created_at_ms": 1, "updated_at_ms": 2
+        });
+        let record: ServiceRecord = serde_json::from_value(stored).unwrap();
+        assert_eq!(record.meta.link_name, "acme");
+        assert_eq!(
+            (record.meta.scope.as_str(), record.meta.revision),
+            (HOST_SCOPE, 1)
+        );
+        assert_eq!(record.spec.api_origins, ["https://api.acme.example"]);
+        assert_eq!(record.spec.auth, AuthConfig::Basic);
+        let written = serde_json::to_value(&record).unwrap();
+        let keys: Vec<&str> = written
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in [
+            "id",
+            "link_name",
+            "revision",
+            "auth",
+            "api_origins",
+            "scope",
+        ] {
+            assert!(keys.contains(&key), "{key} missing: {written}");
+        }
+        assert!(
+            !keys.contains(&"meta") && !keys.contains(&"spec"),
+            "{written}"
+        );
+        let back: ServiceRecord = serde_json::from_value(written).unwrap();
+        assert_eq!(back, record);
+    }
 }

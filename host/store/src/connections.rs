@@ -225,14 +225,14 @@ impl Db {
     ) -> Result<ServiceRecord, StoreError> {
         let tx = self.db.begin_write()?;
         let mut record = service.clone();
-        record.revision = FIRST_REVISION;
+        record.meta.revision = FIRST_REVISION;
         {
             let mut links = tx.open_table(SERVICE_LINKS)?;
-            let key = (record.scope.as_str(), record.link_name.as_str());
+            let key = (record.meta.scope.as_str(), record.meta.link_name.as_str());
             if links.get(key)?.is_some() {
                 return Err(StoreError::Conflict(format!(
                     "a service with link name `{}` already exists",
-                    record.link_name
+                    record.meta.link_name
                 )));
             }
             let mut table = tx.open_table(SERVICES)?;
@@ -265,30 +265,30 @@ impl Db {
             let Some(existing) = one::<ServiceRecord>(&table, &service.id)? else {
                 return Err(StoreError::Missing(format!(
                     "service `{}` not found",
-                    service.link_name
+                    service.meta.link_name
                 )));
             };
-            if existing.revision != expected_revision {
+            if existing.meta.revision != expected_revision {
                 return Err(stale(
-                    &format!("service `{}`", service.link_name),
+                    &format!("service `{}`", service.meta.link_name),
                     expected_revision,
-                    existing.revision,
+                    existing.meta.revision,
                 ));
             }
             move_link(
                 &mut tx.open_table(SERVICE_LINKS)?,
                 "service",
                 &service.id,
-                (&existing.scope, &existing.link_name),
-                (&service.scope, &service.link_name),
+                (&existing.meta.scope, &existing.meta.link_name),
+                (&service.meta.scope, &service.meta.link_name),
             )?;
             let mut record = service.clone();
-            record.revision = existing.revision + 1;
+            record.meta.revision = existing.meta.revision + 1;
             table.insert(record.id.as_str(), encode(&record).as_slice())?;
             apply_secret(&mut tx.open_table(SECRETS)?, &record.id, secret)?;
             match revoke {
                 Some(reason) => {
-                    revoke_connections_of(&tx, &record.id, reason, record.updated_at_ms)?
+                    revoke_connections_of(&tx, &record.id, reason, record.meta.updated_at_ms)?
                 }
                 None => Vec::new(),
             }
@@ -311,8 +311,8 @@ impl Db {
             };
             unlink(
                 &mut tx.open_table(SERVICE_LINKS)?,
-                &removed.scope,
-                &removed.link_name,
+                &removed.meta.scope,
+                &removed.meta.link_name,
                 id,
             )?;
             tx.open_table(SECRETS)?.remove(id)?;

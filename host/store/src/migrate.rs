@@ -89,7 +89,10 @@ fn from_version_1(tx: &WriteTransaction) -> Result<(), StoreError> {
             let s: ServiceRecord = decode(v.value())
                 .map_err(|e| StoreError::Corrupt(format!("service `{}`: {e}", k.value())))?;
             services.insert(s.id.as_str(), encode(&s).as_slice())?;
-            links.insert((s.scope.as_str(), s.link_name.as_str()), s.id.as_str())?;
+            links.insert(
+                (s.meta.scope.as_str(), s.meta.link_name.as_str()),
+                s.id.as_str(),
+            )?;
         }
     }
     let mut id_of: HashMap<String, String> = HashMap::new();

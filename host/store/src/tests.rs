@@ -12,7 +12,8 @@ use switchboard_model::Limits;
 use switchboard_model::auth::AuthConfig;
 use switchboard_model::records::{
     AuditRecord, ConnectionRecord, ConnectionStatus, FlowBinding, FlowKind, FlowTake, HOST_SCOPE,
-    PendingFlow, SecretChange, ServiceClientRecord, ServiceRecord, VersionRecord,
+    PendingFlow, SecretChange, ServiceClientRecord, ServiceMeta, ServiceRecord, ServiceSpec,
+    VersionRecord,
 };
 
 const H: &str = HOST_SCOPE;
@@ -20,18 +21,22 @@ const H: &str = HOST_SCOPE;
 fn service(id: &str, link: &str) -> ServiceRecord {
     ServiceRecord {
         id: id.into(),
-        scope: HOST_SCOPE.into(),
-        link_name: link.into(),
-        display_name: "Svc".into(),
-        auth: AuthConfig::Basic,
-        dynamic_params: vec![],
-        api_origins: vec!["https://api.example.com".into()],
-        category: None,
-        description: None,
-        created_by: "admin".into(),
-        created_at_ms: 1,
-        updated_at_ms: 1,
-        revision: 0,
+        meta: ServiceMeta {
+            scope: HOST_SCOPE.into(),
+            link_name: link.into(),
+            display_name: "Svc".into(),
+            created_by: "admin".into(),
+            created_at_ms: 1,
+            updated_at_ms: 1,
+            revision: 0,
+        },
+        spec: ServiceSpec {
+            auth: AuthConfig::Basic,
+            dynamic_params: vec![],
+            api_origins: vec!["https://api.example.com".into()],
+            category: None,
+            description: None,
+        },
     }
 }
 
@@ -41,7 +46,7 @@ fn connection(id: &str, link: &str, service: &ServiceRecord) -> ConnectionRecord
         scope: HOST_SCOPE.into(),
         link_name: link.into(),
         display_name: "Conn".into(),
-        service: service.link_name.clone(),
+        service: service.meta.link_name.clone(),
         service_id: service.id.clone(),
         params: BTreeMap::new(),
         scopes: vec![],
@@ -284,7 +289,7 @@ async fn services_are_found_by_link_and_updated_against_their_revision() {
         .create_service(&service("svc_1", "acme"), Some(b"blob".to_vec()))
         .await
         .unwrap();
-    assert_eq!(created.revision, 1);
+    assert_eq!(created.meta.revision, 1);
     assert!(matches!(
         store.create_service(&service("svc_2", "acme"), None).await,
         Err(StoreError::Conflict(_))
@@ -301,14 +306,14 @@ async fn services_are_found_by_link_and_updated_against_their_revision() {
     assert_eq!(store.secrets().await.unwrap()["svc_1"], b"blob");
 
     let mut edited = created.clone();
-    edited.display_name = "Acme 2".into();
+    edited.meta.display_name = "Acme 2".into();
     store
         .update_service(&edited, 1, None, SecretChange::Erase)
         .await
         .unwrap();
     let stored = store.service_by_link(H, "acme").await.unwrap().unwrap();
     assert_eq!(
-        (stored.display_name.as_str(), stored.revision),
+        (stored.meta.display_name.as_str(), stored.meta.revision),
         ("Acme 2", 2)
     );
     assert!(store.secrets().await.unwrap().is_empty());
@@ -379,10 +384,15 @@ async fn editing_or_deleting_a_service_revokes_its_connections_and_erases_secret
     assert_eq!(store.secrets().await.unwrap().len(), 3);
 
     let mut edited = svc.clone();
-    edited.display_name = "Acme 2".into();
-    edited.updated_at_ms = 5;
+    edited.meta.display_name = "Acme 2".into();
+    edited.meta.updated_at_ms = 5;
     let revoked = store
-        .update_service(&edited, svc.revision, Some("edited"), SecretChange::Keep)
+        .update_service(
+            &edited,
+            svc.meta.revision,
+            Some("edited"),
+            SecretChange::Keep,
+        )
         .await
         .unwrap();
     assert_eq!(revoked, ["a1", "a2"]);
@@ -949,7 +959,7 @@ async fn a_version_1_database_is_migrated_at_open() {
 
     let s = store.service_by_link(H, "acme").await.unwrap().unwrap();
     assert_eq!(
-        (s.id.as_str(), s.scope.as_str(), s.revision),
+        (s.id.as_str(), s.meta.scope.as_str(), s.meta.revision),
         ("svc_1", H, 1)
     );
     let c = store.connection_by_link(H, "main").await.unwrap().unwrap();
