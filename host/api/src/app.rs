@@ -707,7 +707,7 @@ mod tests {
         let runtime = Arc::new(
             Runtime::new(runtime, outbound)
                 .unwrap()
-                .with_connections(connections.clone()),
+                .with_connections(connections.broker()),
         );
         Arc::new(App::new(store, runtime, connections, config).await.unwrap())
     }

@@ -35,7 +35,7 @@ enum Message {
 
 /// The sending side, and the writer task to wait for at shutdown.
 #[derive(Debug)]
-pub(super) struct AuditLog {
+pub(crate) struct AuditLog {
     sender: Mutex<Option<mpsc::Sender<Message>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Cuts a batch's gathering short (flush, close).
@@ -45,7 +45,7 @@ pub(super) struct AuditLog {
 
 impl AuditLog {
     /// Starts the writer task on the current tokio runtime.
-    pub(super) fn start(store: Arc<dyn AuditRepo>) -> Self {
+    pub(crate) fn start(store: Arc<dyn AuditRepo>) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE);
         let kick = Arc::new(Notify::new());
         let writer = tokio::spawn(write_batches(store, receiver, kick.clone()));
@@ -63,7 +63,7 @@ impl AuditLog {
 
     /// Queues a record of connection `id`; drops it (counted, logged) when the queue is
     /// full or closed.
-    pub(super) fn push(&self, id: &str, record: AuditRecord) {
+    pub(crate) fn push(&self, id: &str, record: AuditRecord) {
         let sent = self
             .sender()
             .is_some_and(|s| s.try_send(Message::Record(id.to_owned(), record)).is_ok());
@@ -76,7 +76,7 @@ impl AuditLog {
     }
 
     /// Waits until every record queued before this call is written.
-    pub(super) async fn flush(&self) {
+    pub(crate) async fn flush(&self) {
         let Some(sender) = self.sender() else { return };
         let (tx, rx) = oneshot::channel();
         if sender.send(Message::Flush(tx)).await.is_ok() {
@@ -86,7 +86,7 @@ impl AuditLog {
     }
 
     /// Writes what is queued and stops the writer (it holds the database open).
-    pub(super) async fn close(&self) {
+    pub(crate) async fn close(&self) {
         drop(self.sender.lock().expect("lock poisoned").take());
         self.kick.notify_one();
         let writer = self.writer.lock().expect("lock poisoned").take();

@@ -26,7 +26,7 @@ pub struct ServiceClient {
 }
 
 /// Default services cannot be edited or deleted.
-pub(super) fn check_writable(service: &ServiceRecord, verb: &str) -> Result<(), Error> {
+pub(crate) fn check_writable(service: &ServiceRecord, verb: &str) -> Result<(), Error> {
     if catalog::is_default(service) {
         return Err(bad(
             "read_only",
@@ -40,7 +40,7 @@ pub(super) fn check_writable(service: &ServiceRecord, verb: &str) -> Result<(), 
 }
 
 /// A custom service may not take a default service's link name.
-pub(super) fn check_new_link(link: &str) -> Result<(), Error> {
+pub(crate) fn check_new_link(link: &str) -> Result<(), Error> {
     if catalog::get(link).is_some() {
         return Err(Error::Conflict(format!(
             "`{link}` is the link name of a default service; make connections of it directly, or give the custom service another link name"
@@ -50,7 +50,7 @@ pub(super) fn check_new_link(link: &str) -> Result<(), Error> {
 }
 
 /// A default OAuth service is connected only once its client is configured.
-pub(super) fn check_client(service: &ServiceRecord) -> Result<(), Error> {
+pub(crate) fn check_client(service: &ServiceRecord) -> Result<(), Error> {
     if catalog::is_default(service) && !catalog::client_configured(service) {
         let (id, secret) = match service.spec.auth {
             switchboard_auth::AuthConfig::OAuth1 { .. } => ("consumer key", "consumer secret"),
@@ -151,9 +151,9 @@ impl Connections {
         // client's credentials.
         let forgetting = self
             .begin_forget(if had_client {
-                crate::oauth::Forget::Service(&service.id)
+                crate::tokens::Forget::Service(&service.id)
             } else {
-                crate::oauth::Forget::Nothing
+                crate::tokens::Forget::Nothing
             })
             .await;
         let revoked = self

@@ -21,7 +21,8 @@ use switchboard_outbound::Policy;
 use switchboard_store::SnapshotRepo;
 use switchboard_store::{RowKeys, SnapshotRows, TouchedRows};
 
-use crate::{catalog, filled_origins};
+use crate::catalog;
+use crate::views::filled_origins;
 
 /// How many shards the connections are spread over.
 pub(crate) const SHARDS: usize = 256;

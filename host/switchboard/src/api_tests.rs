@@ -1066,7 +1066,7 @@ async fn a_connection_made_again_under_a_link_name_starts_without_activity() {
         token: host.token().secret().to_owned(),
         _dir: dir,
     };
-    let broker = host.app().connections().clone();
+    let broker = host.app().connections().broker();
     let used = |path: &str| {
         let ctx = InvocationContext::new("fetch", Principal::Admin, 1);
         let record = AuditRecord {

@@ -396,7 +396,7 @@ impl Host {
         connections.set_clock(config.clock.clone());
         let runtime = Arc::new(
             Runtime::new(config.runtime.clone(), outbound)?
-                .with_connections(connections.clone())
+                .with_connections(connections.broker())
                 .with_compile_cache(config.compile_cache.clone()),
         );
         let app = App::new(store, runtime, connections.clone(), config.app.clone()).await?;

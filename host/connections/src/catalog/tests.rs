@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::*;
-use crate::{Connections, NewConnection, validate_service};
+use crate::validate::validate_service;
+use crate::{Connections, NewConnection};
 use switchboard_auth::GrantType;
 use switchboard_model::{Error, Principal};
 use switchboard_store::{MasterKey, RedbStore, Sealer};

@@ -11,8 +11,9 @@ use reqwest::header::HeaderMap;
 use switchboard_model::Principal;
 use url::Url;
 
-use super::oauth::{FlowError, check_url_template, random_token};
-use super::{ConnectionView, Connections, Entry, Error, ServiceDefinition, bad, now_ms};
+use crate::flows::{FlowError, check_url_template, random_token};
+use crate::snapshot::Entry;
+use crate::{ConnectionView, Connections, Error, ServiceDefinition, bad, now_ms};
 use switchboard_auth::oauth1::{FlowParams, PARAM_PREFIX, Signer, Stamp};
 use switchboard_auth::{AuthConfig, Credentials, ParamType, Redactor, SignatureMethod};
 use switchboard_model::SecretString;
@@ -35,7 +36,7 @@ const MAX_ANSWER: usize = 64 * 1024;
 const MAX_DETAIL: usize = 200;
 
 /// Checks an `oauth1` service's fields.
-pub(super) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
+pub(crate) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
     let AuthConfig::OAuth1 {
         consumer_key,
         request_token_url,
@@ -138,7 +139,7 @@ fn detail(body: &[u8], redactor: &Redactor) -> String {
 
 impl Connections {
     /// The service's sealed consumer (or client) secret, opened.
-    pub(super) fn consumer_secret(
+    pub(crate) fn consumer_secret(
         &self,
         service: &ServiceRecord,
     ) -> Result<Option<SecretString>, String> {
@@ -182,9 +183,9 @@ impl Connections {
         Ok(Consumer {
             key: consumer_key.clone(),
             secret,
-            request_token_url: super::template::fill_url(request_token_url, params)?,
-            authorize_url: super::template::fill_url(authorize_url, params)?,
-            access_token_url: super::template::fill_url(access_token_url, params)?,
+            request_token_url: crate::template::fill_url(request_token_url, params)?,
+            authorize_url: crate::template::fill_url(authorize_url, params)?,
+            access_token_url: crate::template::fill_url(access_token_url, params)?,
             method: *signature_method,
             param_type: *param_type,
         })
@@ -255,7 +256,7 @@ impl Connections {
     /// Starts the three-legged flow: gets a request token now (so a wrong consumer is
     /// found at once), keeps it in a pending flow under a new single-use `state`, and
     /// returns the host's `/oauth/start` link to open in a browser.
-    pub(super) async fn start_oauth1(
+    pub(crate) async fn start_oauth1(
         &self,
         entry: &Entry,
         service: &ServiceRecord,
@@ -331,7 +332,7 @@ impl Connections {
     /// The OAuth 1 part of `/oauth/callback`, after the state, expiry and browser checks:
     /// the request token must be the flow's; the verifier is exchanged for the token
     /// credentials.
-    pub(super) async fn oauth1_callback(
+    pub(crate) async fn oauth1_callback(
         &self,
         state: &str,
         flow: &PendingFlow,

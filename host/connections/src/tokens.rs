@@ -1,88 +1,63 @@
-//! OAuth 2 for connections: checking a service's OAuth fields, the authorization-code
-//! flow (connect → `/oauth/start` → provider → `/oauth/callback`), client credentials, and
-//! keeping tokens fresh: proactively before expiry, reactively after a 401, one token
-//! request per connection at a time (single flight), the new refresh token stored before
-//! the new access token is used, `invalid_grant` ending in `needs_reconnect`, and transient
-//! failures backing off.
+//! Keeping OAuth 2 tokens fresh for the broker: proactively before expiry, reactively
+//! after a 401, through the [`TokenRefresher`] trait object (one token request per
+//! connection at a time, the rotated refresh token stored before the new access token is
+//! used, `invalid_grant` ending in `needs_reconnect`, transient failures backing off),
+//! and erasing tokens (revoke, delete) so that no refresh can store them again.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
-use switchboard_model::Principal;
 
-use base64::Engine as _;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-
-use super::{ConnectionView, Connections, Entry, Error, ServiceDefinition, bad, now_ms, template};
 use crate::provider::{Clock, OAuthClient, TokenError, Tokens};
 use crate::refresher::{
     Current, RefreshHold, RefreshTarget, SingleFlight, TokenProvider, TokenRefresher,
 };
+use crate::snapshot::Entry;
+use crate::{Connections, Error, now_ms};
 use switchboard_auth::{AuthConfig, Credentials, GrantType, Redactor};
-use switchboard_model::SecretString;
-use switchboard_model::records::{
-    ConnectionRecord, ConnectionStatus, FlowBinding, FlowKind, FlowTake, PendingFlow, SecretChange,
-    ServiceRecord,
-};
+use switchboard_model::records::{ConnectionRecord, ConnectionStatus, SecretChange};
+use switchboard_model::time::rfc3339;
 use switchboard_outbound::BoxFuture;
 use switchboard_outbound::BrokerError;
 use switchboard_store::{RecordUpdate, StoreError};
 
-/// How long an authorization may take, from connect to callback.
-pub const FLOW_TTL: Duration = Duration::from_secs(600);
-/// The prefix of the cookies that tie a callback to the browser that started the flow.
-/// Each flow has its own cookie (see [`flow_cookie_name`]), so sign-ins started side
-/// by side in one browser do not overwrite each other's.
-pub const FLOW_COOKIE: &str = "switchboard_oauth";
-
-/// The name of the cookie of the flow with `state`: [`FLOW_COOKIE`], `_`, and 16 hex
-/// digits of a hash of the state (which the cookie name does not reveal).
-pub fn flow_cookie_name(state: &str) -> String {
-    format!(
-        "{FLOW_COOKIE}_{}",
-        &sha256_hex(&format!("switchboard flow cookie\0{state}"))[..16]
-    )
-}
-
-/// What `/oauth/start` answers with: the browser's cookie and where to send it.
-#[derive(Debug, Clone)]
-pub struct FlowStart {
-    /// The whole `Set-Cookie` value: the flow's own name, a random value (its hash is
-    /// kept with the flow), `HttpOnly`, `SameSite=Lax`, the public URL's path,
-    /// `Secure` on https, and the flow's remaining lifetime.
-    pub set_cookie: String,
-    /// The provider's authorize URL.
-    pub authorize_url: String,
-}
-
-/// "10 minutes", "90 seconds": a sign-in's lifetime in words.
-fn lifetime_words(ttl: Duration) -> String {
-    let secs = ttl.as_secs().max(1);
-    if secs.is_multiple_of(60) {
-        let m = secs / 60;
-        format!("{m} minute{}", if m == 1 { "" } else { "s" })
-    } else {
-        format!("{secs} second{}", if secs == 1 { "" } else { "s" })
-    }
-}
-pub use crate::refresher::MIN_TOKEN_AGE;
-
-/// The broker's token refresher (see [`crate::refresher`]): the in-process single flight,
-/// and (tests) how many `needs_reconnect` writes fail as a broken database would.
-#[derive(Debug, Default)]
-pub(super) struct RefreshState {
+/// The broker's token refresher (see [`crate::refresher`]), and (tests) how many
+/// `needs_reconnect` writes fail as a broken database would.
+pub(crate) struct RefreshState {
+    /// Keeps tokens fresh: the in-process single flight today; a cross-node lease
+    /// implements the same trait next.
+    refresher: Arc<dyn TokenRefresher<ConnectionTarget>>,
+    /// The single flight behind `refresher` (clones share state): its clock is also the
+    /// one sign-in expiry reads.
     flight: SingleFlight,
     #[cfg(test)]
     fail_marks: std::sync::atomic::AtomicUsize,
 }
 
+impl Default for RefreshState {
+    fn default() -> Self {
+        let flight = SingleFlight::default();
+        Self {
+            refresher: Arc::new(flight.clone()),
+            flight,
+            #[cfg(test)]
+            fail_marks: std::sync::atomic::AtomicUsize::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RefreshState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshState")
+            .field("flight", &self.flight)
+            .finish_non_exhaustive()
+    }
+}
+
 impl RefreshState {
-    pub(super) fn clock(&self) -> Arc<dyn Clock> {
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
         self.flight.clock()
     }
 
-    pub(super) fn set_clock(&self, clock: Arc<dyn Clock>) {
+    pub(crate) fn set_clock(&self, clock: Arc<dyn Clock>) {
         self.flight.set_clock(clock);
     }
 
@@ -95,607 +70,7 @@ impl RefreshState {
     }
 }
 
-/// Authorize parameters the host sets itself.
-const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "state",
-    "scope",
-    "code_challenge",
-    "code_challenge_method",
-];
-
-/// Why a step of the authorization flow failed: shown on the callback page.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct FlowError(pub String);
-
-pub(super) fn random_token(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut b);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
-
-fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
-
-pub(super) fn check_url_template(
-    what: &str,
-    url: &str,
-    declared: &[switchboard_model::records::DynamicParam],
-) -> Result<(), String> {
-    if let Some(k) = template::placeholders(url)
-        .into_iter()
-        .find(|k| !declared.iter().any(|p| p.key == *k))
-    {
-        return Err(format!(
-            "{what} `{url}` uses `{{{k}}}`, which is not one of the service's dynamic parameters"
-        ));
-    }
-    let sample = template::placeholders(url)
-        .into_iter()
-        .fold(url.to_owned(), |t, k| t.replace(&format!("{{{k}}}"), "x"));
-    let parsed =
-        url::Url::parse(&sample).map_err(|e| format!("{what} `{url}` is not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "https" | "http") || parsed.host().is_none() {
-        return Err(format!("{what} `{url}` must be an http(s) URL with a host"));
-    }
-    if parsed.fragment().is_some() || !parsed.username().is_empty() {
-        return Err(format!(
-            "{what} `{url}` must not have a fragment or user info"
-        ));
-    }
-    Ok(())
-}
-
-/// The OAuth URL templates of a service, whose placeholders must stay host-safe.
-pub(super) fn url_templates(auth: &AuthConfig) -> Vec<String> {
-    match auth {
-        AuthConfig::OAuth2 {
-            authorize_url,
-            access_token_url,
-            refresh_token_url,
-            revoke_url,
-            ..
-        } => [
-            authorize_url.as_ref(),
-            Some(access_token_url),
-            refresh_token_url.as_ref(),
-            revoke_url.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect(),
-        AuthConfig::OAuth1 {
-            request_token_url,
-            authorize_url,
-            access_token_url,
-            ..
-        } => vec![
-            request_token_url.clone(),
-            authorize_url.clone(),
-            access_token_url.clone(),
-        ],
-        _ => Vec::new(),
-    }
-}
-
-/// Checks an `oauth2` service's fields.
-pub(super) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
-    let AuthConfig::OAuth2 {
-        client_id,
-        authorize_url,
-        access_token_url,
-        refresh_token_url,
-        revoke_url,
-        scopes,
-        scope_delimiter,
-        grant_type,
-        extra_authorize_params,
-        ..
-    } = &def.spec.auth
-    else {
-        return Ok(());
-    };
-    if client_id.trim().is_empty() || client_id.len() > 500 {
-        return Err("`auth.client_id` must be 1 to 500 characters".into());
-    }
-    match (grant_type, authorize_url) {
-        (GrantType::AuthorizationCode, None) => {
-            return Err(
-                "an authorization_code service needs `auth.authorize_url` (the provider's consent page)"
-                    .into(),
-            );
-        }
-        (_, Some(u)) => check_url_template("authorize URL", u, &def.spec.dynamic_params)?,
-        _ => {}
-    }
-    check_url_template(
-        "access-token URL",
-        access_token_url,
-        &def.spec.dynamic_params,
-    )?;
-    if let Some(u) = refresh_token_url {
-        check_url_template("refresh-token URL", u, &def.spec.dynamic_params)?;
-    }
-    if let Some(u) = revoke_url {
-        check_url_template("revocation URL", u, &def.spec.dynamic_params)?;
-    }
-    if !matches!(scope_delimiter.as_str(), " " | "," | "+") {
-        return Err("`auth.scope_delimiter` must be \" \" (the default), \",\" or \"+\"".into());
-    }
-    for (i, s) in scopes.iter().enumerate() {
-        if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("scope `{s}` must be non-empty text without spaces"));
-        }
-        if scopes[..i].contains(s) {
-            return Err(format!("scope `{s}` is listed twice"));
-        }
-    }
-    check_authorize_params(extra_authorize_params)
-}
-
-/// Extra authorize parameters may not replace the ones the flow's safety rests on.
-pub(super) fn check_authorize_params(params: &BTreeMap<String, String>) -> Result<(), String> {
-    for (k, v) in params {
-        if k.is_empty() || RESERVED_AUTHORIZE_PARAMS.contains(&k.as_str()) {
-            return Err(format!(
-                "authorize parameter `{k}` is set by the host and cannot be given (reserved: {})",
-                RESERVED_AUTHORIZE_PARAMS.join(", ")
-            ));
-        }
-        if v.chars().any(char::is_control) {
-            return Err(format!("authorize parameter `{k}` has control characters"));
-        }
-    }
-    Ok(())
-}
-
-/// Checks a connection's chosen scopes against its service's.
-pub(super) fn check_scopes(service: &ServiceRecord, chosen: &[String]) -> Result<(), String> {
-    let AuthConfig::OAuth2 { scopes, .. } = &service.spec.auth else {
-        if chosen.is_empty() {
-            return Ok(());
-        }
-        return Err(format!(
-            "scopes are for oauth2 services; `{}` is `{}`",
-            service.meta.link_name,
-            service.spec.auth.type_name()
-        ));
-    };
-    if let Some(s) = chosen.iter().find(|s| !scopes.contains(s)) {
-        return Err(format!(
-            "scope `{s}` is not one of service `{}`'s scopes ({})",
-            service.meta.link_name,
-            scopes.join(", ")
-        ));
-    }
-    Ok(())
-}
-
-fn fill(url: &str, params: &BTreeMap<String, String>) -> Result<String, String> {
-    template::fill_url(url, params)
-}
-
 impl Connections {
-    /// The OAuth client of `service` for a connection with `params`.
-    pub(super) fn oauth_client(
-        &self,
-        service: &ServiceRecord,
-        params: &BTreeMap<String, String>,
-    ) -> Result<OAuthClient, String> {
-        let AuthConfig::OAuth2 {
-            client_id,
-            authorize_url,
-            access_token_url,
-            refresh_token_url,
-            revoke_url,
-            scope_delimiter,
-            client_auth,
-            ..
-        } = &service.spec.auth
-        else {
-            return Err(format!(
-                "service `{}` is not an oauth2 service",
-                service.meta.link_name
-            ));
-        };
-        let client_secret = match self.snapshot().service_secrets.get(&service.id) {
-            Some(blob) => {
-                let plain = self
-                    .sealer
-                    .open(service.id.as_bytes(), blob)
-                    .map_err(|e| format!("the service's client secret does not open: {e}"))?;
-                Some(SecretString::new(
-                    String::from_utf8(plain.to_vec())
-                        .map_err(|_| "the service's client secret is not text".to_owned())?,
-                ))
-            }
-            None => None,
-        };
-        let token_url = fill(access_token_url, params)?;
-        Ok(OAuthClient {
-            client_id: client_id.clone(),
-            client_secret,
-            authorize_url: authorize_url
-                .as_deref()
-                .map(|u| fill(u, params))
-                .transpose()?,
-            refresh_url: refresh_token_url
-                .as_deref()
-                .map(|u| fill(u, params))
-                .transpose()?
-                .unwrap_or_else(|| token_url.clone()),
-            token_url,
-            revoke_url: revoke_url.as_deref().map(|u| fill(u, params)).transpose()?,
-            client_auth: *client_auth,
-            scope_delimiter: scope_delimiter.clone(),
-            clock: self.refresh.clock(),
-        })
-    }
-
-    pub(super) fn redirect_uri(&self) -> Result<String, Error> {
-        let base = self.public_url.read().expect("lock poisoned").clone();
-        base.map(|b| format!("{}/oauth/callback", b.trim_end_matches('/')))
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the host's public URL is not set")))
-    }
-
-    /// Starts an authorization-code flow: a single-use `state` bound to the connection,
-    /// a PKCE verifier sealed until the callback. Returns the host's `/oauth/start` URL
-    /// to open in a browser.
-    pub(super) async fn start_authorization(
-        &self,
-        entry: &Entry,
-        service: &ServiceRecord,
-        who: &Principal,
-    ) -> Result<String, Error> {
-        let client = self
-            .oauth_client(service, &entry.record.params)
-            .map_err(|m| bad("invalid_connection", m))?;
-        let AuthConfig::OAuth2 {
-            scopes: service_scopes,
-            extra_authorize_params,
-            ..
-        } = &service.spec.auth
-        else {
-            unreachable!("checked by the caller");
-        };
-        let scopes = if entry.record.scopes.is_empty() {
-            service_scopes.clone()
-        } else {
-            entry.record.scopes.clone()
-        };
-        let mut extra = extra_authorize_params.clone();
-        extra.extend(entry.record.authorize_params.clone());
-        let extra: Vec<(String, String)> = extra.into_iter().collect();
-        let redirect_uri = self.redirect_uri()?;
-        let state = random_token(32);
-        let (authorize_url, verifier) = client
-            .authorize(&redirect_uri, &state, &scopes, &extra)
-            .map_err(|e| bad("invalid_connection", e.to_string()))?;
-        let now = self.refresh.clock().now_ms(); // the injected clock: sign-in expiry
-        let flow = PendingFlow {
-            connection_id: entry.record.id.clone(),
-            link: entry.record.link_name.clone(),
-            created_by: who.name().to_owned(),
-            created_at_ms: now,
-            expires_at_ms: now + self.flow_ttl().as_millis() as u64,
-            authorize_url,
-            redirect_uri: redirect_uri.clone(),
-            verifier_sealed: hex::encode(
-                self.sealer
-                    .seal(state.as_bytes(), verifier.expose().as_bytes()),
-            ),
-            browser_hash: None,
-            kind: FlowKind::OAuth2,
-            request_token: None,
-            request_secret_sealed: None,
-        };
-        self.store.put_flow(&state, &flow, now).await?;
-        tracing::info!(connection = %entry.record.link_name, "authorization started");
-        Ok(format!(
-            "{}?state={state}",
-            redirect_uri.trim_end_matches("/callback").to_owned() + "/start"
-        ))
-    }
-
-    /// The `Path` and `Secure` attributes of the flow cookies: `{public path}/oauth`, and
-    /// `Secure` when the public URL is https.
-    fn cookie_scope(&self) -> (String, bool) {
-        let public = self.public_url.read().expect("lock poisoned").clone();
-        let Some(url) = public.and_then(|u| url::Url::parse(&u).ok()) else {
-            return ("/oauth".into(), false);
-        };
-        let path = format!("{}/oauth", url.path().trim_end_matches('/'));
-        // A path the cookie syntax cannot carry (`;`, `,`, spaces) widens to the origin.
-        let path = if path
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'"' | b'\\'))
-        {
-            path
-        } else {
-            "/".into()
-        };
-        (path, url.scheme() == "https")
-    }
-
-    fn flow_cookie(&self, state: &str, value: &str, max_age_s: u64) -> String {
-        let (path, secure) = self.cookie_scope();
-        format!(
-            "{}={value}; HttpOnly; SameSite=Lax; Path={path}; Max-Age={max_age_s}{}",
-            flow_cookie_name(state),
-            if secure { "; Secure" } else { "" }
-        )
-    }
-
-    /// The `Set-Cookie` value that removes the cookie of the flow with `state` (sent
-    /// with the callback's page: the flow is over).
-    pub fn clear_flow_cookie(&self, state: &str) -> String {
-        self.flow_cookie(state, "", 0)
-    }
-
-    /// `/oauth/start`: ties the flow to this browser (a cookie of its own whose hash
-    /// the flow keeps, checked and set in one transaction) and returns the cookie and
-    /// the provider's authorize URL.
-    ///
-    /// # Errors
-    /// [`FlowError`] for an unknown, expired or already started flow.
-    pub async fn oauth_start(&self, state: &str) -> Result<FlowStart, FlowError> {
-        let nonce = random_token(32);
-        let now = self.refresh.clock().now_ms();
-        let outcome = self
-            .store
-            .bind_flow(state, &sha256_hex(&nonce), now)
-            .await
-            .map_err(|_| FlowError("the host could not save the sign-in".into()))?;
-        let flow = match outcome {
-            FlowBinding::Bound(flow) => flow,
-            FlowBinding::Unknown => {
-                return Err(FlowError(
-                    "this sign-in link is unknown or was already used; start again with `switchboard connection connect`".into(),
-                ));
-            }
-            FlowBinding::Expired => {
-                return Err(FlowError(format!(
-                    "this sign-in link expired (they last {}); start again",
-                    lifetime_words(self.flow_ttl())
-                )));
-            }
-            FlowBinding::AlreadyBound => {
-                return Err(FlowError(
-                    "this sign-in link was already opened; start again to get a new one".into(),
-                ));
-            }
-        };
-        // The cookie lives as long as the flow may still come back.
-        let max_age_s = flow.expires_at_ms.saturating_sub(now).div_ceil(1000).max(1);
-        Ok(FlowStart {
-            set_cookie: self.flow_cookie(state, &nonce, max_age_s),
-            authorize_url: flow.authorize_url,
-        })
-    }
-
-    /// `/oauth/callback`: checks the state (single use, unexpired, same browser), then
-    /// exchanges the code (OAuth 2) or the verifier (OAuth 1: `oauth1` holds the
-    /// callback's `oauth_token` and `oauth_verifier`) and stores the tokens sealed. The
-    /// flow is used up only by the browser that started it: a callback without its
-    /// cookie changes nothing, so whoever sees a `state` cannot burn the sign-in.
-    ///
-    /// # Errors
-    /// [`FlowError`] saying what went wrong (consent denied, state unknown or expired,
-    /// code rejected).
-    pub async fn oauth_callback(
-        &self,
-        state: &str,
-        code: Option<&str>,
-        error: Option<(&str, Option<&str>)>,
-        browser: Option<&str>,
-        oauth1: super::oauth1::CallbackParams<'_>,
-    ) -> Result<ConnectionView, FlowError> {
-        let hash = browser.map(sha256_hex);
-        let outcome = self
-            .store
-            .take_bound_flow(state, hash.as_deref())
-            .await
-            .map_err(|_| FlowError("the host could not read the sign-in".into()))?;
-        let flow = match outcome {
-            FlowTake::Taken(flow) => *flow,
-            FlowTake::Unknown => {
-                return Err(FlowError(
-                    "the sign-in's state is unknown or was already used; start again with `switchboard connection connect`".into(),
-                ));
-            }
-            FlowTake::OtherBrowser => {
-                return Err(FlowError(
-                    "this sign-in was not started in this browser; open the link `connect` gave in the same browser".into(),
-                ));
-            }
-        };
-        if flow.expires_at_ms <= self.refresh.clock().now_ms() {
-            return Err(FlowError(format!(
-                "the sign-in expired (it lasts {}); start again",
-                lifetime_words(self.flow_ttl())
-            )));
-        }
-        let entry = self
-            .snapshot()
-            .connections
-            .get(&flow.link)
-            .filter(|e| e.record.id == flow.connection_id)
-            .cloned()
-            .ok_or_else(|| FlowError(format!("connection `{}` no longer exists", flow.link)))?;
-        if let Some((code, description)) = error {
-            let why = format!(
-                "the provider did not grant access ({code}{})",
-                description.map(|d| format!(": {d}")).unwrap_or_default()
-            );
-            self.note_failed(&entry, &why).await;
-            return Err(FlowError(why));
-        }
-        if flow.kind == FlowKind::OAuth1 {
-            return self.oauth1_callback(state, &flow, &entry, oauth1).await;
-        }
-        let code = code.ok_or_else(|| {
-            FlowError("the provider's answer has neither a code nor an error".into())
-        })?;
-        let service = entry
-            .service
-            .clone()
-            .ok_or_else(|| FlowError("the connection's service was deleted".into()))?;
-        let client = self
-            .oauth_client(&service, &entry.record.params)
-            .map_err(FlowError)?;
-        let sealed = hex::decode(&flow.verifier_sealed)
-            .map_err(|_| FlowError("the sign-in record is damaged; start again".into()))?;
-        let verifier = self
-            .sealer
-            .open(state.as_bytes(), &sealed)
-            .map_err(|_| FlowError("the sign-in record is damaged; start again".into()))?;
-        let verifier = SecretString::new(String::from_utf8_lossy(&verifier).into_owned());
-        let tokens = client
-            .exchange_code(&self.http, &flow.redirect_uri, code, &verifier)
-            .await;
-        let tokens = match tokens {
-            Ok(t) => t,
-            Err(e) => {
-                let why = format!("the provider refused the code: {e}");
-                self.note_failed(&entry, &why).await;
-                return Err(FlowError(why));
-            }
-        };
-        self.store_tokens(&entry, tokens, true)
-            .await
-            .map_err(|e| FlowError(e.to_string()))?;
-        tracing::info!(connection = %flow.link, "connection connected through OAuth 2");
-        self.show_connection(&flow.link)
-            .map_err(|e| FlowError(e.to_string()))
-    }
-
-    /// Records a failed sign-in on the connection (status unchanged; the reason kept,
-    /// with the service's client secret redacted: the provider wrote it).
-    pub(super) async fn note_failed(&self, entry: &Entry, why: &str) {
-        let mut why = why.to_owned();
-        if let Some(service) = entry.service.as_deref()
-            && let Ok(secret) = self.consumer_secret(service)
-        {
-            let mut redactor = Redactor::default();
-            if let Some(secret) = &secret {
-                redactor.add(secret.expose().as_bytes());
-            }
-            redactor.redact_string(&mut why);
-            // Signing in again while connected: the provider knows the tokens it issued
-            // and may quote them too.
-            if entry.sealed.is_some()
-                && let Ok(credentials) = self.open_credentials(&entry.record.link_name, entry)
-                && let Ok(credential) = switchboard_auth::Credential::with_service_secret(
-                    &service.spec.auth,
-                    &credentials,
-                    secret.as_ref(),
-                )
-            {
-                credential.redactor().redact_string(&mut why);
-            }
-        }
-        let mut record = entry.record.clone();
-        record.status_reason = Some(why.clone());
-        record.updated_at_ms = now_ms();
-        record.record_event("failed", Some(&why), record.updated_at_ms);
-        if let Err(e) = self
-            .write(
-                crate::snapshot::Touched::connection(&entry.record.link_name),
-                async {
-                    Ok(self
-                        .store
-                        .update_connection(&record, entry.record.revision, SecretChange::Keep)
-                        .await?)
-                },
-            )
-            .await
-        {
-            tracing::warn!(connection = %entry.record.link_name, error = %e, "a failed sign-in was not recorded");
-        }
-    }
-
-    /// Seals `tokens` for the connection and marks it connected, in one write that
-    /// succeeds only if the connection's revision is unchanged since `entry` was read (connecting),
-    /// or, for refreshed tokens, only if its credentials are (see
-    /// [`Self::store_refreshed`]).
-    pub(super) async fn store_tokens(
-        &self,
-        entry: &Entry,
-        tokens: Tokens,
-        connecting: bool,
-    ) -> Result<(), Error> {
-        if !connecting {
-            return self.store_refreshed(entry, tokens).await;
-        }
-        let credentials = Credentials::OAuth2(tokens);
-        let plain = zeroize::Zeroizing::new(
-            serde_json::to_vec(&credentials).expect("credentials serialise"),
-        );
-        let blob = self.sealer.seal(entry.record.id.as_bytes(), &plain);
-        let Credentials::OAuth2(tokens) = &credentials else {
-            unreachable!()
-        };
-        let now = now_ms();
-        let mut record = entry.record.clone();
-        record.status = ConnectionStatus::Connected;
-        record.status_reason = None;
-        record.record_event(
-            if connecting { "connected" } else { "refreshed" },
-            None,
-            now,
-        );
-        record.credential_names = credentials.names();
-        record.token_expires_at_ms = tokens.expires_at_ms;
-        if let Some(g) = &tokens.granted_scopes {
-            record.granted_scopes = g.clone();
-        } else if connecting {
-            record.granted_scopes.clear();
-        }
-        if connecting {
-            record.connected_at_ms = Some(now);
-        }
-        record.updated_at_ms = now;
-        self.write(
-            crate::snapshot::Touched::connection(&entry.record.link_name),
-            async {
-                self.store
-                    .update_connection(&record, entry.record.revision, SecretChange::Set(blob))
-                    .await?;
-                Ok(())
-            },
-        )
-        .await
-    }
-
-    /// Connect for client credentials: fetch a token now, so a wrong client is found at
-    /// once.
-    pub(super) async fn connect_client_credentials(
-        &self,
-        entry: &Entry,
-        service: &ServiceRecord,
-    ) -> Result<(), Error> {
-        let client = self
-            .oauth_client(service, &entry.record.params)
-            .map_err(|m| bad("invalid_connection", m))?;
-        let tokens = client
-            .client_credentials(&self.http, &self.scopes_of(entry, service))
-            .await
-            .map_err(|e| bad("token_request_failed", e.to_string()))?;
-        self.store_tokens(entry, tokens, true).await
-    }
-
-    fn scopes_of(&self, entry: &Entry, service: &ServiceRecord) -> Vec<String> {
-        match &service.spec.auth {
-            AuthConfig::OAuth2 { scopes, .. } if entry.record.scopes.is_empty() => scopes.clone(),
-            _ => entry.record.scopes.clone(),
-        }
-    }
-
     /// Fresh OAuth 2 tokens for `link`: the stored ones while they are good, else one
     /// refresh for everyone waiting. With `stale`, the caller saw tokens of that
     /// generation rejected (401): refresh unless someone already did, or unless a
@@ -703,7 +78,7 @@ impl Connections {
     /// the 401 stands (a wrong scope or endpoint does not make every call refresh).
     /// When a refresh before expiry fails or is backing off, the current access token
     /// is used while it is still valid. See [`TokenRefresher`] for the whole contract.
-    pub(super) async fn fresh_tokens(
+    pub(crate) async fn fresh_tokens(
         self: Arc<Self>,
         link: &str,
         stale: Option<&[u8]>,
@@ -712,14 +87,14 @@ impl Connections {
             connections: self.clone(),
             link: link.to_owned(),
         });
-        let fresh = TokenRefresher::fresh(&self.refresh.flight, target, stale).await?;
+        let fresh = self.refresh.refresher.fresh(target, stale).await?;
         Ok(fresh.map(|c| (c.at, c.tokens)))
     }
 
     /// Seals refreshed tokens against the credentials they came from (not the whole
     /// record): an edit of the display name or a status note meanwhile keeps the
     /// rotated refresh token; a revoke, reconnect or delete meanwhile wins.
-    async fn store_refreshed(&self, entry: &Entry, tokens: Tokens) -> Result<(), Error> {
+    pub(crate) async fn store_refreshed(&self, entry: &Entry, tokens: Tokens) -> Result<(), Error> {
         let expected = entry.sealed.clone().ok_or_else(|| {
             Error::Conflict("the connection's credentials were erased meanwhile".into())
         })?;
@@ -814,7 +189,7 @@ impl Connections {
     /// service is now (before an edit). Erase locally while holding the result, then
     /// pass it to [`Self::finish_forget`]; dropping it instead (the erase failed)
     /// revokes nothing.
-    pub(super) async fn begin_forget(&self, pick: Forget<'_>) -> Forgetting {
+    pub(crate) async fn begin_forget(&self, pick: Forget<'_>) -> Forgetting {
         let snapshot = self.snapshot();
         let key = |e: &Arc<Entry>| (e.record.id.clone(), e.record.link_name.clone());
         let mut picked: Vec<(String, String)> = match pick {
@@ -844,7 +219,7 @@ impl Connections {
         picked.sort();
         let mut guards = Vec::with_capacity(picked.len());
         for (id, _) in &picked {
-            guards.push(TokenRefresher::<ConnectionTarget>::hold(&self.refresh.flight, id).await);
+            guards.push(self.refresh.refresher.hold(id).await);
         }
         // Read again under the locks: a refresh that just finished stored new tokens.
         let snapshot = self.snapshot();
@@ -883,7 +258,7 @@ impl Connections {
     /// access tokens with it, or else the access token). Best effort: all at once, each
     /// bounded by the revocation timeout, failures logged; the tokens are gone here
     /// whatever the provider says.
-    pub(super) async fn finish_forget(&self, forgetting: Forgetting) {
+    pub(crate) async fn finish_forget(&self, forgetting: Forgetting) {
         let Forgetting { guards, pending } = forgetting;
         drop(guards);
         let revocations = pending.into_iter().map(|f| async move {
@@ -904,7 +279,7 @@ impl Connections {
 }
 
 /// Tokens erased here, to revoke at the provider.
-pub(super) struct Forgotten {
+pub(crate) struct Forgotten {
     link: String,
     client: OAuthClient,
     tokens: Tokens,
@@ -913,7 +288,7 @@ pub(super) struct Forgotten {
 /// Connections whose tokens are being erased: their refresh locks (no refresh can
 /// store new tokens meanwhile) and what to revoke once the erase is committed.
 /// Which connections [`Connections::begin_forget`] takes.
-pub(super) enum Forget<'a> {
+pub(crate) enum Forget<'a> {
     Nothing,
     /// The connection under a link name.
     Link(&'a str),
@@ -926,7 +301,7 @@ pub(super) enum Forget<'a> {
     Service(&'a str),
 }
 
-pub(super) struct Forgetting {
+pub(crate) struct Forgetting {
     guards: Vec<RefreshHold>,
     pending: Vec<Forgotten>,
 }
@@ -941,7 +316,7 @@ impl std::fmt::Debug for Forgetting {
 }
 
 /// One connection of the broker as the token refresher sees it (see [`RefreshTarget`]).
-pub(super) struct ConnectionTarget {
+pub(crate) struct ConnectionTarget {
     connections: Arc<Connections>,
     link: String,
 }
@@ -965,12 +340,12 @@ impl RefreshTarget for ConnectionTarget {
                 BrokerError::Unknown(format!("no connection has the link name `{link}`"))
             })?;
         if entry.record.status != ConnectionStatus::Connected {
-            return Err(super::needs_reconnect(link, &entry.record));
+            return Err(crate::broker::needs_reconnect(link, &entry.record));
         }
         match this.open_credentials(link, &entry)? {
             Credentials::OAuth2(tokens) => Ok(Current {
                 connection_id: entry.record.id.clone(),
-                generation: super::generation(&entry),
+                generation: crate::broker::generation(&entry),
                 tokens,
                 at: entry,
             }),
@@ -1051,12 +426,16 @@ impl TokenProvider for ClientProvider {
 }
 
 /// The OAuth parts of a connection summary.
-pub(super) fn token_expiry(record: &ConnectionRecord) -> Option<String> {
-    record.token_expires_at_ms.map(super::rfc3339)
+pub(crate) fn token_expiry(record: &ConnectionRecord) -> Option<String> {
+    record.token_expires_at_ms.map(rfc3339)
 }
 
 /// `e` with the client secret and `tokens` replaced wherever the provider quoted them.
-fn redact_token_error(e: TokenError, client: &OAuthClient, tokens: &Tokens) -> TokenError {
+pub(crate) fn redact_token_error(
+    e: TokenError,
+    client: &OAuthClient,
+    tokens: &Tokens,
+) -> TokenError {
     let mut r = Redactor::default();
     if let Some(secret) = &client.client_secret {
         r.add(secret.expose().as_bytes());
@@ -1120,7 +499,12 @@ mod refresh_tests {
     //! The refresh state machine against a provider on loopback, with a manual clock:
     //! no test waits on the wall clock.
 
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use crate::refresher::MIN_TOKEN_AGE;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use switchboard_model::Principal;
 
     use axum::extract::State;
     use axum::http::StatusCode;
@@ -1284,7 +668,7 @@ mod refresh_tests {
         }
 
         fn generation(&self) -> Vec<u8> {
-            super::super::generation(&self.c.entry("main").unwrap()).unwrap()
+            crate::broker::generation(&self.c.entry("main").unwrap()).unwrap()
         }
 
         /// The stored tokens.
