@@ -411,11 +411,11 @@ impl Connections {
             Ok(t) => t,
             Err(e) => {
                 let why = format!("the provider refused the code: {e}");
-                self.note_failed(&entry, &why).await;
+                self.note_failed(entry, &why).await;
                 return Err(FlowError(why));
             }
         };
-        self.store_tokens(&entry, tokens, true)
+        self.store_tokens(entry, tokens, true)
             .await
             .map_err(|e| FlowError(e.to_string()))?;
         tracing::info!(connection = %flow.link, "connection connected through OAuth 2");
