@@ -5,7 +5,7 @@
 //!
 //! For each size: a host is started (the `fetch` function and an API-key service made
 //! through the API) and stopped; the existing connections are written straight into
-//! its database in batches ([`Store::create_connections`], one transaction per 10,000:
+//! its database in batches (`ConnectionRepo::create_connections`, one transaction per 10,000:
 //! through the HTTP API, 100,000 writes would take most of an hour on a shared
 //! machine); the host is started again over that database (the snapshot's full load,
 //! one read transaction), and `BENCH_WRITES` new connections are then created,
@@ -14,16 +14,17 @@
 //! Run with `cargo bench -p switchboard-tests --bench connection_writes`
 //! (`BENCH_SIZES=10,1000` to pick sizes).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
 use serde_json::json;
-use switchboard::model::records::{ConnectionRecord, ConnectionStatus};
+use switchboard::model::records::{ConnectionRecord, ConnectionStatus, FIRST_REVISION, HOST_SCOPE};
 use switchboard::model::time::now_ms;
 use switchboard::model::{InvocationContext, Principal};
 use switchboard::server::{self, ServeConfig};
-use switchboard::store::Store;
+use switchboard::store::{RedbStore, Repositories};
 use switchboard_tests::Api;
 
 mod plugins {
@@ -79,12 +80,15 @@ async fn measure(existing: usize, writes: usize, invokes: usize, origin: &str) -
     .await;
     running.stop().await.unwrap();
 
-    let store = Store::open(&dir.path().join(server::DB_FILE)).unwrap();
+    let store: Arc<dyn Repositories> = RedbStore::open(&dir.path().join(server::DB_FILE))
+        .unwrap()
+        .repositories();
     let service = store
         .services()
+        .await
         .unwrap()
         .into_iter()
-        .find(|s| s.link_name == "bench")
+        .find(|s| s.meta.link_name == "bench")
         .unwrap();
     let now = now_ms();
     let all: Vec<usize> = (0..existing).collect();
@@ -94,9 +98,10 @@ async fn measure(existing: usize, writes: usize, invokes: usize, origin: &str) -
             .map(|i| {
                 let mut r = ConnectionRecord {
                     id: format!("con_bench_{i}"),
+                    scope: HOST_SCOPE.to_owned(),
                     link_name: format!("existing_{i}"),
                     display_name: format!("Existing {i}"),
-                    service: service.link_name.clone(),
+                    service: service.meta.link_name.clone(),
                     service_id: service.id.clone(),
                     params: Default::default(),
                     scopes: Vec::new(),
@@ -112,12 +117,13 @@ async fn measure(existing: usize, writes: usize, invokes: usize, origin: &str) -
                     connected_at_ms: None,
                     revoked_at_ms: None,
                     history: Vec::new(),
+                    revision: FIRST_REVISION,
                 };
                 r.record_event("created", None, now);
                 r
             })
             .collect();
-        store.create_connections(&records).unwrap();
+        store.create_connections(&records).await.unwrap();
     }
     drop(store);
 

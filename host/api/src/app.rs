@@ -13,13 +13,11 @@ use switchboard_connections::Connections;
 use switchboard_connections::RequirementView;
 use switchboard_model::names::validate_function_name;
 use switchboard_model::names::validate_link_name;
-use switchboard_model::records::{
-    Artifact, FunctionRecord, NewVersion, Requirement, VersionRecord,
-};
+use switchboard_model::records::{Artifact, FunctionRecord, Requirement, VersionRecord};
 use switchboard_model::{Error, InvocationContext};
 use switchboard_outbound::{Policy, normalize_origin};
 use switchboard_runtime::{CallSpec, DeployError, Limits, Loaded, LogLine, Runtime};
-use switchboard_store::Store;
+use switchboard_store::{Deploy, Repositories};
 
 /// Settings of the function service.
 #[derive(Debug, Clone)]
@@ -203,7 +201,7 @@ struct Deployed {
 /// The function service.
 #[derive(Debug)]
 pub struct App {
-    store: Arc<Store>,
+    store: Arc<dyn Repositories>,
     runtime: Arc<Runtime>,
     connections: Arc<Connections>,
     config: AppConfig,
@@ -306,7 +304,7 @@ impl App {
     /// # Errors
     /// The store cannot be read.
     pub async fn new(
-        store: Arc<Store>,
+        store: Arc<dyn Repositories>,
         runtime: Arc<Runtime>,
         connections: Arc<Connections>,
         config: AppConfig,
@@ -321,8 +319,7 @@ impl App {
             compiles: Arc::new(tokio::sync::Semaphore::new(1)),
             logs: Mutex::new(HashMap::new()),
         };
-        let store = app.store.clone();
-        let functions = tokio::task::spawn_blocking(move || store.list()).await??;
+        let functions = app.store.functions().await?;
         for f in functions {
             match app.load_version(&f.name, f.current_version).await {
                 Ok(d) => {
@@ -366,34 +363,25 @@ impl App {
     /// Loads a stored version: its artifact without compiling when the engine
     /// matches, else by recompiling the stored component (and storing the new artifact).
     async fn load_version(&self, name: &str, version: u32) -> Result<Arc<Deployed>, Error> {
-        let store = self.store.clone();
-        let runtime = self.runtime.clone();
-        let n = name.to_owned();
-        let (record, loaded) = blocking(move || {
-            let record = store.version(&n, version)?;
-            if let Some(artifact) = store.artifact(&n, version)?
-                && let Some(loaded) = runtime.load(&artifact)?
-            {
-                return Ok((record, Some(loaded)));
+        let record = self.store.version(name, version).await?;
+        let loaded = match self.store.artifact(name, version).await? {
+            Some(artifact) => {
+                let runtime = self.runtime.clone();
+                blocking(move || Ok(runtime.load(&artifact)?)).await?
             }
-            Ok((record, None))
-        })
-        .await?;
+            None => None,
+        };
         let loaded = match loaded {
             Some(loaded) => loaded,
             None => {
                 tracing::info!(function = %name, version, "artifact missing or built by another engine; recompiling");
-                let store = self.store.clone();
-                let n = name.to_owned();
-                let wasm = blocking(move || Ok(store.component(&n, version)?)).await?;
+                let wasm = self.store.component(name, version).await?;
                 // The same limited path as a deploy: limits checked first, one
                 // compile at a time, bounded by the compile timeout.
                 let (artifact, loaded) = self.compile(Arc::new(wasm)).await.map_err(|e| {
                     Error::Internal(anyhow::anyhow!("stored component no longer compiles: {e}"))
                 })?;
-                let store = self.store.clone();
-                let n = name.to_owned();
-                blocking(move || Ok(store.put_artifact(&n, version, &artifact)?)).await?;
+                self.store.put_artifact(name, version, artifact).await?;
                 loaded
             }
         };
@@ -503,17 +491,13 @@ impl App {
         let requires: Arc<[Requirement]> = record.requires.clone().into();
         let spec = self.spec(&record)?;
         let _writes = self.writes.lock().await;
-        let store = self.store.clone();
-        let n = name.to_owned();
-        let (function, version) = blocking(move || {
-            let new = NewVersion {
-                component: &wasm,
-                artifact: &artifact,
-                record,
-            };
-            Ok(store.deploy(&n, new, now_ms())?)
-        })
-        .await?;
+        let component = Arc::try_unwrap(wasm).unwrap_or_else(|shared| (*shared).clone());
+        let new = Deploy {
+            component,
+            artifact,
+            record,
+        };
+        let (function, version) = self.store.deploy(name, new, now_ms()).await?;
         self.deployed.write().expect("lock poisoned").insert(
             name.to_owned(),
             Arc::new(Deployed {
@@ -631,8 +615,7 @@ impl App {
     /// # Errors
     /// Store failures.
     pub async fn list(&self) -> Result<Vec<FunctionView>, Error> {
-        let store = self.store.clone();
-        let list = blocking(move || Ok(store.list()?)).await?;
+        let list = self.store.functions().await?;
         Ok(list.into_iter().map(|f| function_view(f, None)).collect())
     }
 
@@ -641,9 +624,7 @@ impl App {
     /// # Errors
     /// [`Error::NotFound`].
     pub async fn show(&self, name: &str) -> Result<FunctionView, Error> {
-        let store = self.store.clone();
-        let n = name.to_owned();
-        let (f, versions) = blocking(move || Ok(store.get(&n)?)).await?;
+        let (f, versions) = self.store.function(name).await?;
         let current = versions
             .iter()
             .find(|v| v.version == f.current_version)
@@ -669,9 +650,7 @@ impl App {
         let _writes = self.writes.lock().await;
         // Load first, so a version that cannot run never becomes current.
         let deployed = self.load_version(name, version).await?;
-        let store = self.store.clone();
-        let n = name.to_owned();
-        blocking(move || Ok(store.set_current(&n, version, now_ms())?)).await?;
+        self.store.set_current(name, version, now_ms()).await?;
         self.deployed
             .write()
             .expect("lock poisoned")
@@ -687,9 +666,7 @@ impl App {
     /// [`Error::NotFound`].
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
         let _writes = self.writes.lock().await;
-        let store = self.store.clone();
-        let n = name.to_owned();
-        blocking(move || Ok(store.delete(&n)?)).await?;
+        self.store.delete_function(name).await?;
         self.deployed.write().expect("lock poisoned").remove(name);
         self.logs.lock().expect("lock poisoned").remove(name);
         // The store dropped its grants; a function deployed again under this name
@@ -709,7 +686,7 @@ mod tests {
     use switchboard_outbound::{Outbound, OutboundConfig};
     use switchboard_runtime::RuntimeConfig;
     use switchboard_runtime::precheck::build::{component, module};
-    use switchboard_store::{MasterKey, Sealer};
+    use switchboard_store::{MasterKey, RedbStore, Sealer};
 
     use super::*;
 
@@ -719,7 +696,9 @@ mod tests {
         runtime: RuntimeConfig,
         config: AppConfig,
     ) -> Arc<App> {
-        let store = Arc::new(Store::open(&dir.join("db.redb")).unwrap());
+        let store = RedbStore::open(&dir.join("db.redb"))
+            .unwrap()
+            .repositories();
         let sealer = Sealer::new(&MasterKey::generate());
         let outbound = Outbound::new(OutboundConfig::default()).unwrap();
         let connections = Connections::new(store.clone(), sealer, outbound.token_client().clone())

@@ -14,7 +14,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use switchboard_model::records::AuditRecord;
-use switchboard_store::Store;
+use switchboard_store::AuditRepo;
 
 /// Records kept per connection.
 pub const KEEP_PER_CONNECTION: usize = 1000;
@@ -45,7 +45,7 @@ pub(crate) struct AuditLog {
 
 impl AuditLog {
     /// Starts the writer task on the current tokio runtime.
-    pub(crate) fn start(store: Arc<Store>) -> Self {
+    pub(crate) fn start(store: Arc<dyn AuditRepo>) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE);
         let kick = Arc::new(Notify::new());
         let writer = tokio::spawn(write_batches(store, receiver, kick.clone()));
@@ -61,11 +61,12 @@ impl AuditLog {
         self.sender.lock().expect("lock poisoned").clone()
     }
 
-    /// Queues a record; drops it (counted, logged) when the queue is full or closed.
-    pub(crate) fn push(&self, link: &str, record: AuditRecord) {
+    /// Queues a record of connection `id`; drops it (counted, logged) when the queue is
+    /// full or closed.
+    pub(crate) fn push(&self, id: &str, record: AuditRecord) {
         let sent = self
             .sender()
-            .is_some_and(|s| s.try_send(Message::Record(link.to_owned(), record)).is_ok());
+            .is_some_and(|s| s.try_send(Message::Record(id.to_owned(), record)).is_ok());
         if !sent {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
@@ -96,7 +97,7 @@ impl AuditLog {
 }
 
 async fn write_batches(
-    store: Arc<Store>,
+    store: Arc<dyn AuditRepo>,
     mut receiver: mpsc::Receiver<Message>,
     kick: Arc<Notify>,
 ) {
@@ -124,18 +125,9 @@ async fn write_batches(
             };
         }
         if !batch.is_empty() {
-            let store = store.clone();
             let n = batch.len();
-            let written = tokio::task::spawn_blocking(move || {
-                store.append_audit(&batch, KEEP_PER_CONNECTION)
-            })
-            .await;
-            match written {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(records = n, error = %e, "writing audit records failed")
-                }
-                Err(e) => tracing::error!(records = n, error = %e, "audit writer task failed"),
+            if let Err(e) = store.append_audit(batch, KEEP_PER_CONNECTION).await {
+                tracing::error!(records = n, error = %e, "writing audit records failed");
             }
         }
         for done in flushes {
@@ -147,6 +139,31 @@ async fn write_batches(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_model::auth::AuthConfig;
+    use switchboard_model::records::{ConnectionRecord, ServiceRecord};
+    use switchboard_store::{RedbStore, Repositories};
+
+    /// A store with connection `con_1` (records of unknown connections are dropped).
+    async fn store_with_a_connection(dir: &std::path::Path) -> Arc<dyn Repositories> {
+        let store = RedbStore::open(&dir.join("db.redb"))
+            .unwrap()
+            .repositories();
+        let service: ServiceRecord = serde_json::from_value(serde_json::json!({
+            "id": "svc_1", "link_name": "acme", "display_name": "Acme",
+            "auth": AuthConfig::Basic, "api_origins": ["https://api.example.com"],
+            "created_by": "admin", "created_at_ms": 1, "updated_at_ms": 1
+        }))
+        .unwrap();
+        store.create_service(&service, None).await.unwrap();
+        let connection: ConnectionRecord = serde_json::from_value(serde_json::json!({
+            "id": "con_1", "link_name": "c1", "display_name": "C1", "service": "acme",
+            "service_id": "svc_1", "status": "not_connected", "created_by": "admin",
+            "created_at_ms": 1, "updated_at_ms": 1
+        }))
+        .unwrap();
+        store.create_connections(&[connection]).await.unwrap();
+        store
+    }
 
     fn record(n: u64) -> AuditRecord {
         AuditRecord {
@@ -164,10 +181,10 @@ mod tests {
     #[tokio::test]
     async fn flush_cuts_the_gathering_short_and_close_writes_the_rest() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+        let store = store_with_a_connection(dir.path()).await;
         let log = AuditLog::start(store.clone());
         for n in 0..3 {
-            log.push("c1", record(n));
+            log.push("con_1", record(n));
         }
         let started = std::time::Instant::now();
         log.flush().await;
@@ -175,20 +192,21 @@ mod tests {
             started.elapsed() < GATHER * 5,
             "flush waited the gathering out"
         );
-        assert_eq!(store.audit("c1", 10).unwrap().len(), 3);
+        assert_eq!(store.audit("con_1", 10).await.unwrap().len(), 3);
         for n in 3..5 {
-            log.push("c1", record(n));
+            log.push("con_1", record(n));
         }
         log.close().await;
         let times: Vec<u64> = store
-            .audit("c1", 10)
+            .audit("con_1", 10)
+            .await
             .unwrap()
             .iter()
             .map(|r| r.time_ms)
             .collect();
         assert_eq!(times, [0, 1, 2, 3, 4]);
         // Closed: further records are dropped, not an error.
-        log.push("c1", record(9));
+        log.push("con_1", record(9));
         assert_eq!(log.dropped.load(Ordering::Relaxed), 1);
     }
 }

@@ -94,7 +94,7 @@ impl Connections {
         if entry.record.status != ConnectionStatus::Connected {
             return Err(needs_reconnect(link, &entry.record));
         }
-        let (entry, credentials) = match entry.service.as_deref().map(|s| &s.auth) {
+        let (entry, credentials) = match entry.service.as_deref().map(|s| &s.spec.auth) {
             Some(AuthConfig::OAuth2 { .. }) => {
                 let Some((entry, tokens)) = self.clone().fresh_tokens(link, stale).await? else {
                     return Ok(None);
@@ -113,7 +113,7 @@ impl Connections {
         };
         // OAuth 1 signs with the consumer secret; OAuth 2 only needs the client secret
         // redacted from responses.
-        let service_secret = match &service.auth {
+        let service_secret = match &service.spec.auth {
             AuthConfig::OAuth1 { .. } | AuthConfig::OAuth2 { .. } => self.consumer_secret(service).map_err(|e| {
                 tracing::error!(connection = link, error = %e, "the consumer secret does not open");
                 BrokerError::NeedsReconnect(format!(
@@ -123,7 +123,7 @@ impl Connections {
             _ => None,
         };
         let credential = Credential::with_service_secret(
-            &service.auth,
+            &service.spec.auth,
             &credentials,
             service_secret.as_ref(),
         )
@@ -138,7 +138,7 @@ impl Connections {
             policy,
             url,
             credential,
-            refreshable: matches!(service.auth, AuthConfig::OAuth2 { .. }),
+            refreshable: matches!(service.spec.auth, AuthConfig::OAuth2 { .. }),
             generation: generation(&entry).unwrap_or_default(),
         }))
     }
@@ -187,6 +187,10 @@ impl ConnectionBroker for Broker {
     }
 
     fn record(&self, _ctx: &InvocationContext, link: &str, record: AuditRecord) {
-        self.0.audit.push(link, record);
+        // Kept by connection id: a connection made again under this link name starts
+        // with no records (a record of a deleted connection is dropped by the store).
+        if let Some(e) = self.0.snapshot().connections.get(link) {
+            self.0.audit.push(&e.record.id, record);
+        }
     }
 }

@@ -32,7 +32,7 @@ pub(crate) fn check_writable(service: &ServiceRecord, verb: &str) -> Result<(), 
             "read_only",
             format!(
                 "`{}` is a default service and cannot be {verb}; create a custom service (another link name) with the definition you need instead",
-                service.link_name
+                service.meta.link_name
             ),
         ));
     }
@@ -52,7 +52,7 @@ pub(crate) fn check_new_link(link: &str) -> Result<(), Error> {
 /// A default OAuth service is connected only once its client is configured.
 pub(crate) fn check_client(service: &ServiceRecord) -> Result<(), Error> {
     if catalog::is_default(service) && !catalog::client_configured(service) {
-        let (id, secret) = match service.auth {
+        let (id, secret) = match service.spec.auth {
             switchboard_auth::AuthConfig::OAuth1 { .. } => ("consumer key", "consumer secret"),
             _ => ("client id", "client secret"),
         };
@@ -60,7 +60,7 @@ pub(crate) fn check_client(service: &ServiceRecord) -> Result<(), Error> {
             "client_not_configured",
             format!(
                 "default service `{link}` has no OAuth client yet: register an app with the provider, then run `switchboard service client {link} --client-id ID --client-secret-stdin` with its {id} and {secret} (or PUT /api/v1/services/{link}/client)",
-                link = service.link_name
+                link = service.meta.link_name
             ),
         ));
     }
@@ -122,12 +122,12 @@ impl Connections {
                 ),
             ));
         }
-        if !catalog::takes_client(&service.auth) {
+        if !catalog::takes_client(&service.spec.auth) {
             return Err(bad(
                 "invalid_service",
                 format!(
                     "`{link}` uses {} auth: each connection gives its own credentials, there is no OAuth client to set",
-                    service.auth.type_name()
+                    service.spec.auth.type_name()
                 ),
             ));
         }
@@ -157,8 +157,11 @@ impl Connections {
             })
             .await;
         let revoked = self
-            .write(crate::snapshot::Touched::service(link), move |s| {
-                Ok(s.set_service_client(&id, &record, &sealed, reason.as_deref())?)
+            .write(crate::snapshot::Touched::service(link), async {
+                Ok(self
+                    .store
+                    .set_service_client(&id, &record, sealed, reason.as_deref())
+                    .await?)
             })
             .await?;
         self.finish_forget(forgetting).await;
@@ -173,7 +176,7 @@ impl Connections {
 
     /// Whether `client` is the one already configured (same id, same secret).
     fn same_client(&self, service: &ServiceRecord, client: &ServiceClient) -> bool {
-        let current_id = match &service.auth {
+        let current_id = match &service.spec.auth {
             switchboard_auth::AuthConfig::OAuth2 { client_id, .. } => client_id,
             switchboard_auth::AuthConfig::OAuth1 { consumer_key, .. } => consumer_key,
             _ => return false,

@@ -43,7 +43,7 @@ use snapshot::{Entry, Snapshot, Touched};
 use switchboard_model::Error;
 use switchboard_model::records::ServiceRecord;
 pub use switchboard_model::{Clock, ManualClock, SystemClock};
-use switchboard_store::{Sealer, Store};
+use switchboard_store::{Repositories, Sealer};
 pub use validate::{MAX_DESCRIPTION, MAX_DISPLAY_NAME, MAX_SECRET_LEN};
 pub use views::{
     ActivityView, ConnectOutcome, ConnectRequest, ConnectionEdit, ConnectionView, GrantView,
@@ -53,7 +53,7 @@ pub use views::{
 /// The connections service.
 #[derive(Debug)]
 pub struct Connections {
-    store: Arc<Store>,
+    store: Arc<dyn Repositories>,
     sealer: Sealer,
     /// For token requests: no redirects, the private-network guard on every request.
     http: switchboard_outbound::TokenHttp,
@@ -89,14 +89,6 @@ fn bad(code: &'static str, message: impl Into<String>) -> Error {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
-}
-
 impl Connections {
     /// Opens the service over `store`, with secrets sealed by `sealer`, and starts the
     /// audit writer on the current tokio runtime.
@@ -104,14 +96,15 @@ impl Connections {
     /// # Errors
     /// The store cannot be read.
     pub async fn new(
-        store: Arc<Store>,
+        store: Arc<dyn Repositories>,
         sealer: Sealer,
         http: switchboard_outbound::TokenHttp,
     ) -> anyhow::Result<Arc<Self>> {
-        let s = store.clone();
-        let snapshot = blocking(move || Ok(s.read(Snapshot::load)?))
+        let rows = store
+            .load_snapshot()
             .await
             .map_err(|e| anyhow::anyhow!("loading connections: {e}"))?;
+        let snapshot = Snapshot::load(rows);
         let audit = audit::AuditLog::start(store.clone());
         Ok(Arc::new(Self {
             audit,
@@ -167,8 +160,7 @@ impl Connections {
     /// The store cannot be read.
     pub async fn refresh(&self) -> Result<(), Error> {
         let _guard = self.writes.lock().await;
-        let store = self.store.clone();
-        let snapshot = blocking(move || Ok(store.read(Snapshot::load)?)).await?;
+        let snapshot = Snapshot::load(self.store.load_snapshot().await?);
         self.snapshot.store(Arc::new(snapshot));
         Ok(())
     }
@@ -179,29 +171,26 @@ impl Connections {
     /// # Errors
     /// The store cannot be read.
     pub async fn function_changed(&self, function: &str) -> Result<(), Error> {
-        self.write(Touched::function(function), |_| Ok(())).await
+        self.write(Touched::function(function), async { Ok(()) })
+            .await
     }
 
     /// Runs a store write under the write lock, then reads back the rows it touched
     /// (one read transaction of point look-ups) and swaps in a snapshot updated with
     /// them: a write costs the same at 100,000 connections as at 10.
-    async fn write<T: Send + 'static>(
+    async fn write<T>(
         &self,
         touched: Touched,
-        f: impl FnOnce(&Store) -> Result<T, Error> + Send + 'static,
+        write: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
         let _guard = self.writes.lock().await;
-        let store = self.store.clone();
         let current = self.snapshot();
-        let (out, next) = blocking(move || {
-            let out = f(&store);
-            // Read back even after a failed write: the snapshot must never be newer
-            // or older than the store.
-            let next = store.read(|r| current.apply(r, touched))?;
-            Ok((out, next))
-        })
-        .await?;
-        self.snapshot.store(Arc::new(next));
+        let out = write.await;
+        // Read back even after a failed write: the snapshot must never be newer or
+        // older than the store.
+        let keys = current.keys(touched);
+        let rows = self.store.read_touched(keys.clone()).await?;
+        self.snapshot.store(Arc::new(current.apply(keys, rows)));
         out
     }
 
@@ -262,12 +251,14 @@ mod tests {
     use crate::views::snippet;
     use switchboard_model::Principal;
     use switchboard_model::records::ConnectionStatus;
-    use switchboard_store::MasterKey;
+    use switchboard_store::{MasterKey, RedbStore};
 
     #[tokio::test]
     async fn only_the_creator_edits_or_deletes_a_service() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+        let store = RedbStore::open(&dir.path().join("db.redb"))
+            .unwrap()
+            .repositories();
         let c = Connections::new(
             store,
             Sealer::new(&MasterKey::generate()),
@@ -311,16 +302,18 @@ mod tests {
     }
 
     /// The snapshot updated per change equals a full load from the store.
-    fn assert_fresh(c: &Connections, after: &str) {
+    async fn assert_fresh(c: &Connections, after: &str) {
         let got = c.snapshot().canonical();
-        let want = c.store.read(Snapshot::load).unwrap().canonical();
+        let want = Snapshot::load(c.store.load_snapshot().await.unwrap()).canonical();
         assert_eq!(got, want, "after {after}");
     }
 
     #[tokio::test]
     async fn every_kind_of_write_leaves_the_snapshot_equal_to_a_full_load() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+        let store = RedbStore::open(&dir.path().join("db.redb"))
+            .unwrap()
+            .repositories();
         let c = Connections::new(
             store.clone(),
             Sealer::new(&MasterKey::generate()),
@@ -337,7 +330,7 @@ mod tests {
         }))
         .unwrap();
         c.create_service(def.clone(), &ada).await.unwrap();
-        assert_fresh(&c, "create service");
+        assert_fresh(&c, "create service").await;
         let new = |link: &str, service: &str, params: serde_json::Value| -> NewConnection {
             serde_json::from_value(serde_json::json!({
                 "link_name": link, "display_name": link, "service": service, "params": params,
@@ -352,12 +345,12 @@ mod tests {
             c.create_connection(new(link, service, params), &ada)
                 .await
                 .unwrap();
-            assert_fresh(&c, &format!("create connection {link}"));
+            assert_fresh(&c, &format!("create connection {link}")).await;
         }
         let basic: ConnectRequest =
             serde_json::from_value(serde_json::json!({"username": "u", "password": "p"})).unwrap();
         c.connect("one", basic.clone(), &ada).await.unwrap();
-        assert_fresh(&c, "connect");
+        assert_fresh(&c, "connect").await;
         assert_eq!(
             c.show_connection("one").unwrap().status,
             ConnectionStatus::Connected.as_str()
@@ -365,14 +358,14 @@ mod tests {
         let rename: ConnectionEdit =
             serde_json::from_value(serde_json::json!({"display_name": "One"})).unwrap();
         c.edit_connection("one", rename).await.unwrap();
-        assert_fresh(&c, "edit display name");
+        assert_fresh(&c, "edit display name").await;
         let params: ConnectionEdit =
             serde_json::from_value(serde_json::json!({"params": {"host": "ap"}})).unwrap();
         c.edit_connection("one", params).await.unwrap();
-        assert_fresh(&c, "edit params (revokes)");
+        assert_fresh(&c, "edit params (revokes)").await;
         c.connect("two", basic.clone(), &ada).await.unwrap();
         c.revoke("two").await.unwrap();
-        assert_fresh(&c, "revoke");
+        assert_fresh(&c, "revoke").await;
         c.connect("two", basic, &ada).await.unwrap();
 
         let artifact = switchboard_model::records::Artifact {
@@ -382,9 +375,9 @@ mod tests {
         store
             .deploy(
                 "f",
-                switchboard_model::records::NewVersion {
-                    component: b"wasm",
-                    artifact: &artifact,
+                switchboard_store::Deploy {
+                    component: b"wasm".to_vec(),
+                    artifact,
                     record: switchboard_model::records::VersionRecord {
                         version: 0,
                         sha256: "ab".into(),
@@ -397,22 +390,23 @@ mod tests {
                 },
                 1,
             )
+            .await
             .unwrap();
         for link in ["one", "two", "three"] {
             c.grant("f", link).await.unwrap();
-            assert_fresh(&c, &format!("grant {link}"));
+            assert_fresh(&c, &format!("grant {link}")).await;
         }
         c.revoke_grant("f", "three").await.unwrap();
-        assert_fresh(&c, "revoke grant");
+        assert_fresh(&c, "revoke grant").await;
         c.delete_connection("one").await.unwrap();
-        assert_fresh(&c, "delete a granted connection");
+        assert_fresh(&c, "delete a granted connection").await;
         assert_eq!(c.grants_of("f").len(), 1);
 
         let mut edited = def.clone();
         edited.display_name = "Acme 2".into();
         let (_, revoked) = c.edit_service("acme", edited, &ada).await.unwrap();
         assert_eq!(revoked, vec!["two".to_owned()]);
-        assert_fresh(&c, "edit service (revokes its connections)");
+        assert_fresh(&c, "edit service (revokes its connections)").await;
 
         for id in ["client-a", "client-b"] {
             let client: ServiceClient = serde_json::from_value(
@@ -420,21 +414,21 @@ mod tests {
             )
             .unwrap();
             c.set_service_client("asana", client, &ada).await.unwrap();
-            assert_fresh(&c, &format!("catalogue client {id}"));
+            assert_fresh(&c, &format!("catalogue client {id}")).await;
         }
 
-        store.delete("f").unwrap();
+        store.delete_function("f").await.unwrap();
         c.function_changed("f").await.unwrap();
-        assert_fresh(&c, "function deleted");
+        assert_fresh(&c, "function deleted").await;
         assert!(c.grants_of("f").is_empty());
 
         c.delete_service("acme", &ada).await.unwrap();
-        assert_fresh(&c, "delete service");
+        assert_fresh(&c, "delete service").await;
         c.create_service(def, &ada).await.unwrap();
-        assert_fresh(&c, "a new service under the old link name");
+        assert_fresh(&c, "a new service under the old link name").await;
         assert_eq!(c.show_service("acme").unwrap().connections, 0);
         c.delete_connection("two").await.unwrap();
-        assert_fresh(&c, "delete an orphaned connection");
+        assert_fresh(&c, "delete an orphaned connection").await;
         c.close().await;
     }
 
@@ -446,5 +440,43 @@ mod tests {
             s.contains("Request::get(\"https://api.example.com/\")"),
             "{s}"
         );
+    }
+
+    /// The definition embeds the one service spelling (`ServiceSpec`, flattened) and
+    /// still refuses unknown fields, in JSON and in TOML, naming the field.
+    #[test]
+    fn a_definition_refuses_unknown_fields_and_reads_back_flat() {
+        let json = serde_json::json!({
+            "link_name": "acme", "display_name": "Acme", "auth": {"type": "basic"},
+            "api_origins": ["https://api.acme.example"], "category": "crm",
+        });
+        let def: ServiceDefinition = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(def.spec.category.as_deref(), Some("crm"));
+        let mut written = serde_json::to_value(&def).unwrap();
+        written.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+        let mut want = json.clone();
+        want["dynamic_params"] = serde_json::json!([]);
+        assert_eq!(written, want, "the wire shape is flat, as before");
+
+        let mut extra = json;
+        extra["api_origin"] = serde_json::json!("https://typo.example");
+        let e = serde_json::from_value::<ServiceDefinition>(extra)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `api_origin`"), "{e}");
+        let e = toml::from_str::<ServiceDefinition>(
+            "link_name = \"acme\"\ndisplay_name = \"Acme\"\nauth = { type = \"basic\" }\nextra = 1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown field `extra`"), "{e}");
+        // A field of the spec with the wrong type is still reported as such.
+        let e = serde_json::from_value::<ServiceDefinition>(serde_json::json!({
+            "link_name": "acme", "display_name": "Acme", "auth": {"type": "basic"},
+            "api_origins": "https://not-a-list.example",
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("invalid type"), "{e}");
     }
 }

@@ -9,7 +9,10 @@ use std::time::Duration;
 use switchboard_auth::{AuthConfig, Credential};
 use switchboard_model::authz::{Action, authorize};
 use switchboard_model::names::validate_link_name;
-use switchboard_model::records::{ConnectionRecord, ConnectionStatus, SecretChange, ServiceRecord};
+use switchboard_model::records::{
+    ConnectionRecord, ConnectionStatus, FIRST_REVISION, HOST_SCOPE, SecretChange, ServiceMeta,
+    ServiceRecord,
+};
 use switchboard_model::time::rfc3339;
 use switchboard_model::{Error, Principal};
 
@@ -17,7 +20,7 @@ use crate::snapshot::{Entry, Touched};
 use crate::tokens::Forget;
 use crate::validate::*;
 use crate::views::*;
-use crate::{Connections, bad, blocking, catalog, defaults, now_ms, random_id, template};
+use crate::{Connections, bad, catalog, defaults, now_ms, random_id, template};
 
 impl Connections {
     // ---- services ----
@@ -42,23 +45,23 @@ impl Connections {
             .map(|c| self.sealer.seal(id.as_bytes(), c.expose().as_bytes()));
         let record = ServiceRecord {
             id,
-            link_name: def.link_name,
-            display_name: def.display_name.trim().to_owned(),
-            auth: def.auth,
-            dynamic_params: def.dynamic_params,
-            api_origins: def.api_origins,
-            category: def.category,
-            description: def.description,
-            created_by: who.name().to_owned(),
-            created_at_ms: now,
-            updated_at_ms: now,
+            meta: ServiceMeta {
+                scope: HOST_SCOPE.to_owned(),
+                link_name: def.link_name,
+                display_name: def.display_name.trim().to_owned(),
+                created_by: who.name().to_owned(),
+                created_at_ms: now,
+                updated_at_ms: now,
+                revision: FIRST_REVISION,
+            },
+            spec: def.spec,
         };
-        let r = record.clone();
-        self.write(Touched::service(&record.link_name), move |s| {
-            Ok(s.create_service(&r, sealed.as_deref())?)
-        })
-        .await?;
-        tracing::info!(service = %record.link_name, "service created");
+        let record = self
+            .write(Touched::service(&record.meta.link_name), async {
+                Ok(self.store.create_service(&record, sealed).await?)
+            })
+            .await?;
+        tracing::info!(service = %record.meta.link_name, "service created");
         Ok(self.snapshot().service_view(&record))
     }
 
@@ -98,7 +101,7 @@ impl Connections {
             who,
             Action::EditService,
             &format!("service `{link}`"),
-            &old.created_by,
+            &old.meta.created_by,
         )?;
         check_edit(&old, &def)?;
         let def = with_default_origins(def);
@@ -113,23 +116,24 @@ impl Connections {
             return Ok((self.snapshot().service_view(&old), Vec::new()));
         }
         let record = ServiceRecord {
-            display_name: def.display_name.trim().to_owned(),
-            auth: def.auth,
-            dynamic_params: def.dynamic_params,
-            api_origins: def.api_origins,
-            category: def.category,
-            description: def.description,
-            updated_at_ms: now_ms(),
-            ..(*old).clone()
+            id: old.id.clone(),
+            meta: ServiceMeta {
+                display_name: def.display_name.trim().to_owned(),
+                updated_at_ms: now_ms(),
+                ..old.meta.clone()
+            },
+            spec: def.spec,
         };
-        let r = record.clone();
         let reason = format!("service `{link}` was edited; connect again");
         // Every connection of the service is revoked: at the provider too, with the
         // client as it was.
         let forgetting = self.begin_forget(Forget::Service(&old.id)).await;
         let revoked = self
-            .write(Touched::service(link), move |s| {
-                Ok(s.replace_service(&old, &r, Some(&reason), secret)?)
+            .write(Touched::service(link), async {
+                Ok(self
+                    .store
+                    .update_service(&record, old.meta.revision, Some(&reason), secret)
+                    .await?)
             })
             .await?;
         self.finish_forget(forgetting).await;
@@ -148,14 +152,16 @@ impl Connections {
             who,
             Action::DeleteService,
             &format!("service `{link}`"),
-            &old.created_by,
+            &old.meta.created_by,
         )?;
-        let l = link.to_owned();
         let reason = format!("service `{link}` was deleted");
         let forgetting = self.begin_forget(Forget::Service(&old.id)).await;
         let revoked = self
-            .write(Touched::service(link), move |s| {
-                Ok(s.delete_service(&l, &reason, now_ms())?)
+            .write(Touched::service(link), async {
+                Ok(self
+                    .store
+                    .delete_service(&old.id, &reason, now_ms())
+                    .await?)
             })
             .await?;
         self.finish_forget(forgetting).await;
@@ -180,15 +186,17 @@ impl Connections {
             .map_err(|m| bad("invalid_connection", m))?;
         let service = self.service_record(&new.service)?;
         template::check_values(
-            &service.dynamic_params,
-            &service.api_origins,
-            &crate::flows::oauth2::url_templates(&service.auth),
+            &service.spec.dynamic_params,
+            &service.spec.api_origins,
+            &crate::flows::oauth2::url_templates(&service.spec.auth),
             &new.params,
         )
         .map_err(|m| bad("invalid_param", m))?;
         crate::flows::oauth2::check_scopes(&service, &new.scopes)
             .map_err(|m| bad("invalid_connection", m))?;
-        if !new.authorize_params.is_empty() && !matches!(service.auth, AuthConfig::OAuth2 { .. }) {
+        if !new.authorize_params.is_empty()
+            && !matches!(service.spec.auth, AuthConfig::OAuth2 { .. })
+        {
             return Err(bad(
                 "invalid_connection",
                 "`authorize_params` are for oauth2 services",
@@ -199,9 +207,10 @@ impl Connections {
         let now = now_ms();
         let mut record = ConnectionRecord {
             id: random_id("con"),
+            scope: HOST_SCOPE.to_owned(),
             link_name: new.link_name.clone(),
             display_name: new.display_name.trim().to_owned(),
-            service: service.link_name.clone(),
+            service: service.meta.link_name.clone(),
             service_id: service.id.clone(),
             params: new.params,
             scopes: new.scopes,
@@ -217,19 +226,23 @@ impl Connections {
             connected_at_ms: None,
             revoked_at_ms: None,
             history: Vec::new(),
+            revision: FIRST_REVISION,
         };
         record.record_event("created", None, now);
         let default_service = catalog::is_default(&service);
         // The functions to grant it to must exist before anything is stored.
         for function in &new.grant_to {
-            let (store, f) = (self.store.clone(), function.clone());
-            blocking(move || Ok(store.get(&f).map(|_| ())?)).await?;
+            self.store.function(function).await?;
         }
-        self.write(Touched::connection(&new.link_name), move |s| {
+        self.write(Touched::connection(&new.link_name), async {
             if default_service {
-                s.create_catalog_connection(&record)?;
+                self.store
+                    .create_default_service_connection(&record)
+                    .await?;
             } else {
-                s.create_connection(&record)?;
+                self.store
+                    .create_connections(std::slice::from_ref(&record))
+                    .await?;
             }
             Ok(())
         })
@@ -289,9 +302,9 @@ impl Connections {
                 )
             })?;
             template::check_values(
-                &service.dynamic_params,
-                &service.api_origins,
-                &crate::flows::oauth2::url_templates(&service.auth),
+                &service.spec.dynamic_params,
+                &service.spec.api_origins,
+                &crate::flows::oauth2::url_templates(&service.spec.auth),
                 &params,
             )
             .map_err(|m| bad("invalid_param", m))?;
@@ -310,9 +323,9 @@ impl Connections {
             }
         }
         record.updated_at_ms = now_ms();
-        // Erased credentials are revoked at the provider too. The record is compared
-        // in the write, so a refresh that stored new tokens since it was read makes
-        // this edit fail rather than leave them live.
+        // Erased credentials are revoked at the provider too. The write is against the
+        // revision read, so a refresh that stored new tokens since then makes this edit
+        // fail rather than leave them live.
         let erase = matches!(secret, SecretChange::Erase);
         let forgetting = self
             .begin_forget(if erase {
@@ -324,8 +337,11 @@ impl Connections {
                 Forget::Nothing
             })
             .await;
-        self.write(Touched::connection(link), move |s| {
-            Ok(s.update_connection(&e.record, &record, secret)?)
+        self.write(Touched::connection(link), async {
+            Ok(self
+                .store
+                .update_connection(&record, e.record.revision, secret)
+                .await?)
         })
         .await?;
         self.finish_forget(forgetting).await;
@@ -353,7 +369,7 @@ impl Connections {
             )
         })?;
         defaults::check_client(&service)?;
-        if let AuthConfig::OAuth1 { .. } = &service.auth {
+        if let AuthConfig::OAuth1 { .. } = &service.spec.auth {
             if req.values.is_some()
                 || req.username.is_some()
                 || req.password.is_some()
@@ -372,7 +388,7 @@ impl Connections {
                 authorize_url: Some(authorize_url),
             });
         }
-        if let AuthConfig::OAuth2 { grant_type, .. } = &service.auth {
+        if let AuthConfig::OAuth2 { grant_type, .. } = &service.spec.auth {
             if req.values.is_some() || req.username.is_some() || req.password.is_some() {
                 return Err(bad(
                     "invalid_credentials",
@@ -410,9 +426,9 @@ impl Connections {
             });
         }
         let service = service.as_ref();
-        let credentials = credentials_for(&service.auth, req)?;
+        let credentials = credentials_for(&service.spec.auth, req)?;
         // Placing them must work before they are stored (a header value, say).
-        Credential::new(&service.auth, &credentials)
+        Credential::new(&service.spec.auth, &credentials)
             .map_err(|e| bad("invalid_credentials", e.0))?;
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(&credentials).expect("credentials serialise"),
@@ -426,9 +442,11 @@ impl Connections {
         record.credential_names = credentials.names();
         record.connected_at_ms = Some(now);
         record.updated_at_ms = now;
-        let expected = e.record.clone();
-        self.write(Touched::connection(link), move |s| {
-            Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?)
+        self.write(Touched::connection(link), async {
+            Ok(self
+                .store
+                .update_connection(&record, e.record.revision, SecretChange::Set(blob))
+                .await?)
         })
         .await?;
         tracing::info!(connection = link, "connection connected");
@@ -466,9 +484,11 @@ impl Connections {
             record.credential_names.clear();
             record.revoked_at_ms = Some(now);
             record.updated_at_ms = now;
-            let expected = e.record.clone();
-            self.write(Touched::connection(link), move |s| {
-                Ok(s.update_connection(&expected, &record, SecretChange::Erase)?)
+            self.write(Touched::connection(link), async {
+                Ok(self
+                    .store
+                    .update_connection(&record, e.record.revision, SecretChange::Erase)
+                    .await?)
             })
             .await?;
             self.finish_forget(forgetting).await;
@@ -494,8 +514,11 @@ impl Connections {
         record.credential_names.clear();
         record.revoked_at_ms = Some(now);
         record.updated_at_ms = now;
-        self.write(Touched::connection(link), move |s| {
-            Ok(s.update_connection(&e.record, &record, SecretChange::Erase)?)
+        self.write(Touched::connection(link), async {
+            Ok(self
+                .store
+                .update_connection(&record, e.record.revision, SecretChange::Erase)
+                .await?)
         })
         .await?;
         self.finish_forget(forgetting).await;
@@ -510,9 +533,9 @@ impl Connections {
     pub async fn delete_connection(&self, link: &str) -> Result<(), Error> {
         self.audit.flush().await;
         let forgetting = self.begin_forget(Forget::Link(link)).await;
-        let l = link.to_owned();
-        self.write(Touched::connection(link), move |s| {
-            Ok(s.delete_connection(&l)?)
+        self.write(Touched::connection(link), async {
+            let id = self.entry(link)?.record.id.clone();
+            Ok(self.store.delete_connection(&id).await?)
         })
         .await?;
         self.finish_forget(forgetting).await;
@@ -525,11 +548,9 @@ impl Connections {
     /// # Errors
     /// [`Error::NotFound`].
     pub async fn activity(&self, link: &str, limit: usize) -> Result<Vec<ActivityView>, Error> {
-        self.entry(link)?;
+        let id = self.entry(link)?.record.id.clone();
         self.audit.flush().await;
-        let store = self.store.clone();
-        let l = link.to_owned();
-        let records = blocking(move || Ok(store.audit(&l, limit)?)).await?;
+        let records = self.store.audit(&id, limit).await?;
         Ok(records
             .into_iter()
             .map(|r| ActivityView {
@@ -552,10 +573,12 @@ impl Connections {
     /// # Errors
     /// [`Error::NotFound`] for the function or the connection.
     pub async fn grant(&self, function: &str, link: &str) -> Result<GrantView, Error> {
-        let (f, l) = (function.to_owned(), link.to_owned());
         let g = self
-            .write(Touched::grant(function, link), move |s| {
-                Ok(s.grant(&f, &l, now_ms())?)
+            .write(Touched::grant(function, link), async {
+                Ok(self
+                    .store
+                    .grant(function, HOST_SCOPE, link, now_ms())
+                    .await?)
             })
             .await?;
         tracing::info!(function, connection = link, "grant added");
@@ -571,10 +594,9 @@ impl Connections {
     /// # Errors
     /// [`Error::NotFound`] when there was none.
     pub async fn revoke_grant(&self, function: &str, link: &str) -> Result<(), Error> {
-        let (f, l) = (function.to_owned(), link.to_owned());
         let removed = self
-            .write(Touched::grant(function, link), move |s| {
-                Ok(s.revoke_grant(&f, &l)?)
+            .write(Touched::grant(function, link), async {
+                Ok(self.store.revoke_grant(function, HOST_SCOPE, link).await?)
             })
             .await?;
         if !removed {
@@ -620,7 +642,7 @@ impl Connections {
                         } else if !e.record.scopes.is_empty() {
                             &e.record.scopes
                         } else {
-                            match e.service.as_deref().map(|s| &s.auth) {
+                            match e.service.as_deref().map(|s| &s.spec.auth) {
                                 Some(AuthConfig::OAuth2 { scopes, .. }) => scopes,
                                 _ => &[],
                             }

@@ -2,9 +2,10 @@
 //! without locks (an `ArcSwap` in [`crate::Connections`]) and updated per write rather
 //! than rebuilt from every table.
 //!
-//! A write names the rows it touched ([`Touched`]); [`Snapshot::apply`] reads back
-//! exactly those rows in one read transaction and makes a new snapshot that shares
-//! everything else with the old one. Connections live in [`SHARDS`] shards of
+//! A write names the rows it touched ([`Touched`]); [`Snapshot::keys`] turns them into
+//! the store's row keys, the store reads back exactly those rows in one read
+//! transaction ([`SnapshotRepo::read_touched`]), and [`Snapshot::apply`] makes a new
+//! snapshot that shares everything else with the old one. Connections live in [`SHARDS`] shards of
 //! `Arc<BTreeMap<link, Arc<Entry>>>`, so a connection write copies one shard (about
 //! n/256 `Arc`s) and the shard table (256 `Arc`s), not the whole map. Services,
 //! service secrets and the per-service counts are small maps copied on write; grants
@@ -14,9 +15,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 
-use switchboard_model::records::{ConnectionRecord, GrantRecord, ServiceRecord};
+use switchboard_model::records::{ConnectionRecord, GrantRecord, HOST_SCOPE, ServiceRecord};
 use switchboard_outbound::Policy;
-use switchboard_store::{Reader, StoreError};
+#[cfg(doc)]
+use switchboard_store::SnapshotRepo;
+use switchboard_store::{RowKeys, SnapshotRows, TouchedRows};
 
 use crate::catalog;
 use crate::views::filled_origins;
@@ -125,7 +128,7 @@ pub(crate) struct Snapshot {
     pub(crate) counts: Arc<HashMap<String, usize>>,
 }
 
-/// The rows a write touched, by key; [`Snapshot::apply`] reads them back.
+/// The rows a write touched, by key; [`Snapshot::keys`] makes them the rows to read back.
 #[derive(Debug, Default)]
 pub(crate) struct Touched {
     /// Services by link name: each also refreshes every connection of that link name
@@ -169,20 +172,17 @@ impl Touched {
     }
 }
 
-/// A service as the snapshot knows it: the stored custom one, or else the catalogue's
-/// with its configured client. A custom service stored under a link name the catalogue
-/// took later keeps it (its connections keep working).
-fn service(r: &Reader, link: &str) -> Result<Option<ServiceRecord>, StoreError> {
-    if let Some(s) = r.service(link)? {
-        return Ok(Some(s));
+/// A service as the snapshot knows it, with its sealed client secret: the stored
+/// custom one, or else the catalogue's with its configured client. A custom service
+/// stored under a link name the catalogue took later keeps it (its connections keep
+/// working).
+fn service(rows: &mut TouchedRows, link: &str) -> Option<(ServiceRecord, Option<Vec<u8>>)> {
+    if let Some(Some(s)) = rows.services.remove(link) {
+        return Some(s);
     }
-    match catalog::get(link) {
-        Some(e) => Ok(Some(catalog::record(
-            e,
-            r.service_client(&e.id())?.as_ref(),
-        ))),
-        None => Ok(None),
-    }
+    let e = catalog::get(link)?;
+    let (client, secret) = rows.service_clients.remove(&e.id()).unwrap_or((None, None));
+    Some((catalog::record(e, client.as_ref()), secret))
 }
 
 fn add_count(counts: &mut Arc<HashMap<String, usize>>, service_id: &str, up: bool) {
@@ -198,91 +198,115 @@ fn add_count(counts: &mut Arc<HashMap<String, usize>>, service_id: &str, up: boo
 }
 
 impl Snapshot {
-    /// Every table, through one read transaction (start-up, and a full refresh).
-    pub(crate) fn load(r: &Reader) -> Result<Self, StoreError> {
-        let clients = r.service_clients()?;
+    /// Every table, as read in one read transaction (start-up, and a full refresh).
+    pub(crate) fn load(rows: SnapshotRows) -> Self {
+        let SnapshotRows {
+            services: stored,
+            connections: records,
+            mut secrets,
+            grants: all_grants,
+            service_clients: clients,
+        } = rows;
         let mut services: BTreeMap<String, Arc<ServiceRecord>> = catalog::entries()
             .iter()
             .map(|e| {
                 let s = catalog::record(e, clients.get(&e.id()));
-                (s.link_name.clone(), Arc::new(s))
+                (s.meta.link_name.clone(), Arc::new(s))
             })
             .collect();
         services.extend(
-            r.services()?
+            stored
                 .into_iter()
-                .map(|s| (s.link_name.clone(), Arc::new(s))),
+                .map(|s| (s.meta.link_name.clone(), Arc::new(s))),
         );
-        let mut secrets = r.secrets()?;
         let mut connections = ConnectionMap::default();
         let mut counts: HashMap<String, usize> = HashMap::new();
-        for record in r.connections()? {
+        for record in records {
             *counts.entry(record.service_id.clone()).or_default() += 1;
             let sealed = secrets.remove(&record.id);
             let link = record.link_name.clone();
             connections.insert(link, Arc::new(Entry::new(&services, record, sealed)));
         }
         let mut grants: HashMap<String, BTreeMap<String, GrantRecord>> = HashMap::new();
-        for (function, link, g) in r.grants()? {
+        for (function, link, g) in all_grants {
             grants.entry(function).or_default().insert(link, g);
         }
         let service_secrets = services
             .values()
             .filter_map(|s| secrets.remove(&s.id).map(|b| (s.id.clone(), b)))
             .collect();
-        Ok(Self {
+        Self {
             services: Arc::new(services),
             connections,
             grants: Arc::new(grants.into_iter().map(|(f, g)| (f, Arc::new(g))).collect()),
             service_secrets: Arc::new(service_secrets),
             counts: Arc::new(counts),
-        })
+        }
     }
 
-    /// A new snapshot: this one with the rows in `touched` read again through `r`.
-    /// Costs O(log n) per touched row plus one shard copy per touched connection; a
-    /// touched service also visits every connection (service writes only).
-    pub(crate) fn apply(&self, r: &Reader, touched: Touched) -> Result<Self, StoreError> {
-        let mut next = self.clone();
+    /// The rows to read back for `touched`: a touched service also names its default
+    /// service's client and every connection of its link name (their entries hold the
+    /// service; the one O(n) path, taken by service writes only).
+    pub(crate) fn keys(&self, touched: Touched) -> RowKeys {
         let mut links: BTreeSet<String> = touched.connections.into_iter().collect();
-        if !touched.services.is_empty() {
+        let mut service_clients = Vec::new();
+        for link in &touched.services {
+            if let Some(e) = catalog::get(link) {
+                service_clients.push(e.id());
+            }
+            links.extend(
+                self.connections
+                    .values()
+                    .filter(|e| e.record.service == *link)
+                    .map(|e| e.record.link_name.clone()),
+            );
+        }
+        RowKeys {
+            scope: HOST_SCOPE.to_owned(),
+            services: touched.services,
+            service_clients,
+            connections: links.into_iter().collect(),
+            grants: touched.grants,
+            functions: touched.functions,
+        }
+    }
+
+    /// A new snapshot: this one with the rows of `keys` replaced by `rows` (read back
+    /// after a write). Costs O(log n) per touched row plus one shard copy per touched
+    /// connection.
+    pub(crate) fn apply(&self, keys: RowKeys, mut rows: TouchedRows) -> Self {
+        let mut next = self.clone();
+        if !keys.services.is_empty() {
             let services = Arc::make_mut(&mut next.services);
             let secrets = Arc::make_mut(&mut next.service_secrets);
-            for link in &touched.services {
+            for link in &keys.services {
                 if let Some(old) = services.remove(link) {
                     secrets.remove(&old.id);
                 }
-                if let Some(s) = service(r, link)? {
-                    if let Some(blob) = r.secret(&s.id)? {
+                if let Some((s, secret)) = service(&mut rows, link) {
+                    if let Some(blob) = secret {
                         secrets.insert(s.id.clone(), blob);
                     }
                     services.insert(link.clone(), Arc::new(s));
                 }
-                links.extend(
-                    self.connections
-                        .values()
-                        .filter(|e| e.record.service == *link)
-                        .map(|e| e.record.link_name.clone()),
-                );
             }
         }
-        for link in links {
+        for link in keys.connections {
             let old = next.connections.remove(&link);
-            let new = r.connection(&link)?;
+            let new = rows.connections.remove(&link).flatten();
             match (&old, &new) {
-                (Some(o), Some(n)) if o.record.service_id == n.service_id => {}
+                (Some(o), Some((n, _))) if o.record.service_id == n.service_id => {}
                 _ => {
                     if let Some(o) = &old {
                         add_count(&mut next.counts, &o.record.service_id, false);
                     }
-                    if let Some(n) = &new {
+                    if let Some((n, _)) = &new {
                         add_count(&mut next.counts, &n.service_id, true);
                     }
                 }
             }
             match new {
-                Some(record) => {
-                    let sealed = r.secret(&record.id)?;
+                Some((record, sealed)) => {
                     let entry = Entry::new(&next.services, record, sealed);
                     next.connections.insert(link, Arc::new(entry));
                 }
@@ -299,8 +323,9 @@ impl Snapshot {
                 None => {}
             }
         }
-        for (function, link) in touched.grants {
-            let grant = r.grant(&function, &link)?;
+        for key in keys.grants {
+            let grant = rows.grants.remove(&key).flatten();
+            let (function, link) = key;
             let grants = Arc::make_mut(&mut next.grants);
             match grant {
                 Some(g) => {
@@ -316,8 +341,8 @@ impl Snapshot {
                 }
             }
         }
-        for function in touched.functions {
-            let of = r.grants_of(&function)?;
+        for function in keys.functions {
+            let of = rows.grants_of.remove(&function).unwrap_or_default();
             let grants = Arc::make_mut(&mut next.grants);
             if of.is_empty() {
                 grants.remove(&function);
@@ -325,7 +350,7 @@ impl Snapshot {
                 grants.insert(function, Arc::new(of.into_iter().collect()));
             }
         }
-        Ok(next)
+        next
     }
 
     /// Everything the snapshot holds, in a canonical order, for tests comparing a

@@ -17,7 +17,7 @@ use switchboard_model::records::{ConnectionRecord, ConnectionStatus, SecretChang
 use switchboard_model::time::rfc3339;
 use switchboard_outbound::BoxFuture;
 use switchboard_outbound::BrokerError;
-use switchboard_store::StoreError;
+use switchboard_store::{RecordUpdate, StoreError};
 
 /// The broker's token refresher (see [`crate::refresher`]), and (tests) how many
 /// `needs_reconnect` writes fail as a broken database would.
@@ -104,27 +104,27 @@ impl Connections {
             serde_json::to_vec(&Credentials::OAuth2(tokens)).expect("credentials serialise"),
         );
         let blob = self.sealer.seal(entry.record.id.as_bytes(), &plain);
-        let (link, id) = (entry.record.link_name.clone(), entry.record.id.clone());
         let now = now_ms();
         self.write(
             crate::snapshot::Touched::connection(&entry.record.link_name),
-            move |s| {
-                s.replace_credentials(
-                    &link,
-                    &id,
-                    &expected,
-                    |record| {
-                        record.status_reason = None;
-                        record.record_event("refreshed", None, now);
-                        record.credential_names = names;
-                        record.token_expires_at_ms = expires;
-                        if let Some(g) = granted {
-                            record.granted_scopes = g;
-                        }
-                        record.updated_at_ms = now;
-                    },
-                    SecretChange::Set(blob),
-                )?;
+            async {
+                self.store
+                    .replace_credentials(
+                        &entry.record.id,
+                        expected,
+                        Box::new(move |record| {
+                            record.status_reason = None;
+                            record.record_event("refreshed", None, now);
+                            record.credential_names = names;
+                            record.token_expires_at_ms = expires;
+                            if let Some(g) = granted {
+                                record.granted_scopes = g;
+                            }
+                            record.updated_at_ms = now;
+                        }),
+                        SecretChange::Set(blob),
+                    )
+                    .await?;
                 Ok(())
             },
         )
@@ -145,32 +145,31 @@ impl Connections {
         let Some(expected) = entry.sealed.clone() else {
             return Ok(());
         };
-        let (l, id, why_owned) = (link.to_owned(), entry.record.id.clone(), why.to_owned());
+        let why_owned = why.to_owned();
         #[cfg(test)]
         let fail = self.refresh.take_injected_failure();
         #[cfg(not(test))]
         let fail = false;
         let written = self
-            .write(crate::snapshot::Touched::connection(link), move |s| {
+            .write(crate::snapshot::Touched::connection(link), async {
                 if fail {
                     return Err(Error::Internal(anyhow::anyhow!("injected write failure")));
                 }
                 let now = now_ms();
-                match s.replace_credentials(
-                    &l,
-                    &id,
-                    &expected,
-                    |record| {
-                        record.status = ConnectionStatus::NeedsReconnect;
-                        record.status_reason = Some(why_owned.clone());
-                        record.record_event("needs_reconnect", Some(&why_owned), now);
-                        record.credential_names.clear();
-                        record.updated_at_ms = now;
-                    },
-                    SecretChange::Erase,
-                ) {
+                let update: RecordUpdate = Box::new(move |record| {
+                    record.status = ConnectionStatus::NeedsReconnect;
+                    record.status_reason = Some(why_owned.clone());
+                    record.record_event("needs_reconnect", Some(&why_owned), now);
+                    record.credential_names.clear();
+                    record.updated_at_ms = now;
+                });
+                match self
+                    .store
+                    .replace_credentials(&entry.record.id, expected, update, SecretChange::Erase)
+                    .await
+                {
                     Ok(_) => Ok(true),
-                    Err(StoreError::Conflict(_) | StoreError::Missing(_)) => Ok(false),
+                    Err(StoreError::Stale(_) | StoreError::Missing(_)) => Ok(false),
                     Err(e) => Err(e.into()),
                 }
             })
@@ -363,7 +362,7 @@ impl RefreshTarget for ConnectionTarget {
                 "connection `{link}`'s service was deleted; connect it again"
             ))
         })?;
-        let AuthConfig::OAuth2 { grant_type, .. } = &service.auth else {
+        let AuthConfig::OAuth2 { grant_type, .. } = &service.spec.auth else {
             return Err(BrokerError::NeedsReconnect(format!(
                 "connection `{link}` is not an OAuth 2 connection"
             )));
@@ -516,7 +515,7 @@ mod refresh_tests {
     use super::*;
     use crate::{ConnectionEdit, NewConnection, ServiceDefinition};
     use switchboard_model::ManualClock;
-    use switchboard_store::{MasterKey, Sealer, Store};
+    use switchboard_store::{MasterKey, RedbStore, Sealer};
 
     const CLIENT_SECRET: &str = "cs/CANARY+secret=1";
 
@@ -585,7 +584,9 @@ mod refresh_tests {
             tokio::spawn(async move { axum::serve(listener, app).await });
 
             let dir = tempfile::tempdir().unwrap();
-            let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+            let store = RedbStore::open(&dir.path().join("db.redb"))
+                .unwrap()
+                .repositories();
             let c = Connections::new(
                 store,
                 Sealer::new(&MasterKey::generate()),

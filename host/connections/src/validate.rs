@@ -64,7 +64,7 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
     let invalid = |m: String| bad("invalid_service", m);
     validate_link_name("service", &def.link_name).map_err(invalid)?;
     check_display_name("service", &def.display_name).map_err(invalid)?;
-    match &def.auth {
+    match &def.spec.auth {
         AuthConfig::ApiKey { params } => {
             if params.is_empty() {
                 return Err(invalid(
@@ -113,12 +113,12 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
     }
     if let Some(secret) = &def.client_secret {
         if !matches!(
-            def.auth,
+            def.spec.auth,
             AuthConfig::OAuth2 { .. } | AuthConfig::OAuth1 { .. }
         ) {
             return Err(invalid(format!(
                 "`client_secret` is for oauth1 and oauth2 services; this one is `{}`",
-                def.auth.type_name()
+                def.spec.auth.type_name()
             )));
         }
         if secret.expose().is_empty()
@@ -130,14 +130,14 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
             )));
         }
     }
-    for (i, p) in def.dynamic_params.iter().enumerate() {
+    for (i, p) in def.spec.dynamic_params.iter().enumerate() {
         if !template::is_key(&p.key) {
             return Err(invalid(format!(
                 "dynamic parameter key `{}` must start with a lower-case letter and hold only lower-case letters, digits and `_` (at most 50)",
                 p.key
             )));
         }
-        if def.dynamic_params[..i].iter().any(|q| q.key == p.key) {
+        if def.spec.dynamic_params[..i].iter().any(|q| q.key == p.key) {
             return Err(invalid(format!(
                 "dynamic parameter `{}` is listed twice",
                 p.key
@@ -149,18 +149,18 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
             template::compile_pattern(pattern).map_err(invalid)?;
         }
     }
-    if def.api_origins.is_empty() {
+    if def.spec.api_origins.is_empty() {
         return Err(invalid(
             "`api_origins` needs at least one origin (like https://api.example.com) the credentials may be sent to".into(),
         ));
     }
-    if def.api_origins.len() > 20 {
+    if def.spec.api_origins.len() > 20 {
         return Err(invalid("at most 20 API origins".into()));
     }
-    for o in &def.api_origins {
-        template::check_origin_template(o, &def.dynamic_params).map_err(invalid)?;
+    for o in &def.spec.api_origins {
+        template::check_origin_template(o, &def.spec.dynamic_params).map_err(invalid)?;
     }
-    if let Some(c) = &def.category
+    if let Some(c) = &def.spec.category
         && (c.chars().count() > MAX_DISPLAY_NAME || c.chars().any(char::is_control))
     {
         return Err(invalid(format!(
@@ -168,6 +168,7 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
         )));
     }
     if def
+        .spec
         .description
         .as_ref()
         .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
@@ -182,39 +183,39 @@ pub(crate) fn validate_service(def: &ServiceDefinition) -> Result<(), Error> {
 /// An aws_sigv4 service without API origins gets AWS's (see
 /// [`aws_sigv4::default_origins`]); explicit origins are kept as given.
 pub(crate) fn with_default_origins(mut def: ServiceDefinition) -> ServiceDefinition {
-    if let AuthConfig::AwsSigv4 { service, region } = &def.auth
-        && def.api_origins.is_empty()
+    if let AuthConfig::AwsSigv4 { service, region } = &def.spec.auth
+        && def.spec.api_origins.is_empty()
         && aws_sigv4::check_scope(service, region).is_ok()
     {
-        let bucket = def.dynamic_params.iter().any(|p| p.key == "bucket");
-        def.api_origins = aws_sigv4::default_origins(service, region, bucket);
+        let bucket = def.spec.dynamic_params.iter().any(|p| p.key == "bucket");
+        def.spec.api_origins = aws_sigv4::default_origins(service, region, bucket);
     }
     def
 }
 
 /// The seed's edit rules between a stored service and its new definition.
 pub(crate) fn check_edit(old: &ServiceRecord, new: &ServiceDefinition) -> Result<(), Error> {
-    if new.link_name != old.link_name {
+    if new.link_name != old.meta.link_name {
         return Err(bad(
             "immutable_field",
             format!(
                 "a service's link name never changes (`{}` cannot become `{}`); create a new service instead",
-                old.link_name, new.link_name
+                old.meta.link_name, new.link_name
             ),
         ));
     }
-    if new.auth.type_name() != old.auth.type_name() {
+    if new.spec.auth.type_name() != old.spec.auth.type_name() {
         return Err(bad(
             "immutable_field",
             format!(
                 "a service's auth type never changes (`{}` cannot become `{}`); create a new service instead",
-                old.auth.type_name(),
-                new.auth.type_name()
+                old.spec.auth.type_name(),
+                new.spec.auth.type_name()
             ),
         ));
     }
     if let (AuthConfig::ApiKey { params: old_p }, AuthConfig::ApiKey { params: new_p }) =
-        (&old.auth, &new.auth)
+        (&old.spec.auth, &new.spec.auth)
         && let Some(gone) = old_p
             .iter()
             .find(|o| !new_p.iter().any(|n| n.name == o.name))

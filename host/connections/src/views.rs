@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use switchboard_auth::AuthConfig;
-use switchboard_model::records::{DynamicParam, ServiceRecord};
+use switchboard_model::records::{ServiceRecord, ServiceSpec};
 use switchboard_model::time::rfc3339;
 use switchboard_model::{
     ApiKeyValue, ClientSecret, Password, SecretAccessKey, SecretString, SessionToken,
@@ -14,33 +13,56 @@ use switchboard_model::{
 use crate::snapshot::{Entry, Snapshot};
 use crate::{catalog, template};
 
-/// A service as the API receives it (create, or the whole document on edit).
+/// A service as the API receives it (create, or the whole document on edit), and as the
+/// catalogue ships it: a link name, a display name and the [`ServiceSpec`], one flat
+/// JSON (or TOML) object. Unknown fields are refused ([`DefinitionFields`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "DefinitionFields")]
 pub struct ServiceDefinition {
     /// Unique, never changes.
     pub link_name: String,
     /// 1 to 50 characters.
     pub display_name: String,
-    /// Auth type and fields.
-    pub auth: AuthConfig,
-    /// Dynamic parameters.
-    #[serde(default)]
-    pub dynamic_params: Vec<DynamicParam>,
-    /// Origin templates the credentials may go to (for `aws_sigv4`, defaulted from the
-    /// AWS service and region when empty).
-    #[serde(default)]
-    pub api_origins: Vec<String>,
-    /// Category.
-    #[serde(default)]
-    pub category: Option<String>,
-    /// Description.
-    #[serde(default)]
-    pub description: Option<String>,
+    /// Auth, dynamic parameters, API origins, category, description.
+    #[serde(flatten)]
+    pub spec: ServiceSpec,
     /// OAuth client secret (oauth2) or consumer secret (oauth1): write-only, sealed
     /// apart from the service record; on edit, absent keeps the stored one.
     #[serde(default, skip_serializing)]
     pub client_secret: Option<ClientSecret>,
+}
+
+/// How a [`ServiceDefinition`] is read: serde's `deny_unknown_fields` does not work
+/// with `flatten`, so the fields no part takes are gathered and refused here.
+#[derive(Deserialize)]
+struct DefinitionFields {
+    link_name: String,
+    display_name: String,
+    #[serde(flatten)]
+    spec: ServiceSpec,
+    #[serde(default)]
+    client_secret: Option<ClientSecret>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+impl TryFrom<DefinitionFields> for ServiceDefinition {
+    type Error = String;
+
+    fn try_from(d: DefinitionFields) -> Result<Self, String> {
+        if let Some(field) = d.unknown.keys().next() {
+            return Err(format!(
+                "unknown field `{field}`, expected one of `link_name`, `display_name`, `auth`, \
+                 `dynamic_params`, `api_origins`, `category`, `description`, `client_secret`"
+            ));
+        }
+        Ok(Self {
+            link_name: d.link_name,
+            display_name: d.display_name,
+            spec: d.spec,
+            client_secret: d.client_secret,
+        })
+    }
 }
 
 /// A service as the API shows it.
@@ -251,20 +273,16 @@ pub struct ActivityView {
 
 pub(crate) fn definition(s: &ServiceRecord) -> ServiceDefinition {
     ServiceDefinition {
-        link_name: s.link_name.clone(),
-        display_name: s.display_name.clone(),
-        auth: s.auth.clone(),
-        dynamic_params: s.dynamic_params.clone(),
-        api_origins: s.api_origins.clone(),
-        category: s.category.clone(),
-        description: s.description.clone(),
+        link_name: s.meta.link_name.clone(),
+        display_name: s.meta.display_name.clone(),
+        spec: s.spec.clone(),
         client_secret: None,
     }
 }
 
 pub(crate) fn snippet(link: &str, service: Option<&ServiceRecord>) -> String {
     let origin = service
-        .and_then(|s| s.api_origins.first())
+        .and_then(|s| s.spec.api_origins.first())
         .map_or("https://api.example.com", String::as_str);
     format!(
         "let response = switchboard_sdk::invoke_url(\n    Some(\"{link}\"),\n    switchboard_sdk::Request::get(\"{origin}/\"),\n)\n.map_err(|e| e.to_string())?;"
@@ -276,6 +294,7 @@ pub(crate) fn filled_origins(
     params: &BTreeMap<String, String>,
 ) -> Option<Vec<String>> {
     service
+        .spec
         .api_origins
         .iter()
         .map(|t| template::fill_origin(t, params))
@@ -301,9 +320,9 @@ impl Snapshot {
             kind: catalog::kind(s),
             docs_url: catalog::docs_url(s),
             definition: definition(s),
-            created_by: s.created_by.clone(),
-            created_at: rfc3339(s.created_at_ms),
-            updated_at: rfc3339(s.updated_at_ms),
+            created_by: s.meta.created_by.clone(),
+            created_at: rfc3339(s.meta.created_at_ms),
+            updated_at: rfc3339(s.meta.updated_at_ms),
             connections: self.counts.get(&s.id).copied().unwrap_or(0),
             client_secret_set: self.service_secrets.contains_key(&s.id),
         }
@@ -317,8 +336,10 @@ impl Snapshot {
             display_name: r.display_name.clone(),
             service: ServiceRef {
                 link_name: r.service.clone(),
-                display_name: service.map(|s| s.display_name.clone()).unwrap_or_default(),
-                auth_type: service.map_or("", |s| s.auth.type_name()),
+                display_name: service
+                    .map(|s| s.meta.display_name.clone())
+                    .unwrap_or_default(),
+                auth_type: service.map_or("", |s| s.spec.auth.type_name()),
             },
             status: r.status.as_str(),
             status_reason: r.status_reason.clone(),

@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         })
         .expect("a valid service's JSON validates again");
         assert_eq!(back, def, "the JSON round trip changed the service");
-        for origin in &def.api_origins {
+        for origin in &def.spec.api_origins {
             let sample: BTreeMap<String, String> = placeholders(origin)
                 .into_iter()
                 .map(|k| (k.to_owned(), "x".to_owned()))

@@ -8,6 +8,23 @@ use serde::{Deserialize, Serialize};
 use crate::auth::AuthConfig;
 use crate::limits::Limits;
 
+/// The scope of every record today: the host as a whole. Link names are unique within
+/// a scope (the store's `(scope, link name) → id` index); per-user scopes come with
+/// users and roles.
+pub const HOST_SCOPE: &str = "host";
+
+/// The revision a record is created with; every write adds one. The store refuses an
+/// update computed from another revision than the stored one (optimistic concurrency).
+pub const FIRST_REVISION: u64 = 1;
+
+fn host_scope() -> String {
+    HOST_SCOPE.to_owned()
+}
+
+fn first_revision() -> u64 {
+    FIRST_REVISION
+}
+
 /// A dynamic parameter of a service: a `{key}` placeholder a connection gives a value for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,22 +38,19 @@ pub struct DynamicParam {
     pub pattern: Option<String>,
 }
 
-/// A custom service.
+/// What a service declares: its auth and where its credentials may go. The one
+/// spelling of a service's definition: the stored [`ServiceRecord`], the API's service
+/// definition and view, and the default-service catalogue's entries all embed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceRecord {
-    /// Random id, never reused: connections refer to it, so a service deleted and made
-    /// again under the same link name does not adopt the old connections.
-    pub id: String,
-    /// Unique link name.
-    pub link_name: String,
-    /// Display name.
-    pub display_name: String,
+pub struct ServiceSpec {
     /// Auth type and its fields.
     pub auth: AuthConfig,
     /// Dynamic parameters.
     #[serde(default)]
     pub dynamic_params: Vec<DynamicParam>,
-    /// Origin templates the credentials may go to.
+    /// Origin templates the credentials may go to (for `aws_sigv4`, defaulted from the
+    /// AWS service and region when empty).
+    #[serde(default)]
     pub api_origins: Vec<String>,
     /// Category.
     #[serde(default)]
@@ -44,12 +58,42 @@ pub struct ServiceRecord {
     /// Description.
     #[serde(default)]
     pub description: Option<String>,
+}
+
+/// Who a stored service is and its life: everything but its [`ServiceSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceMeta {
+    /// The scope the link name is unique in ([`HOST_SCOPE`] today).
+    #[serde(default = "host_scope")]
+    pub scope: String,
+    /// Unique link name.
+    pub link_name: String,
+    /// Display name.
+    pub display_name: String,
     /// Who created it (only they edit or delete it).
     pub created_by: String,
     /// Unix milliseconds.
     pub created_at_ms: u64,
     /// Unix milliseconds.
     pub updated_at_ms: u64,
+    /// [`FIRST_REVISION`] when created, one more per write (set by the store).
+    #[serde(default = "first_revision")]
+    pub revision: u64,
+}
+
+/// A custom service: `{ id, meta, spec }`. Stored as one flat JSON object (the fields
+/// of `meta` and `spec` side by side), as before the split into parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    /// Random id, never reused: connections refer to it, so a service deleted and made
+    /// again under the same link name does not adopt the old connections.
+    pub id: String,
+    /// Link name, display name, creator, times, revision.
+    #[serde(flatten)]
+    pub meta: ServiceMeta,
+    /// What it declares.
+    #[serde(flatten)]
+    pub spec: ServiceSpec,
 }
 
 /// Where a connection stands.
@@ -83,6 +127,9 @@ impl ConnectionStatus {
 pub struct ConnectionRecord {
     /// Random id; the associated data of its sealed secret.
     pub id: String,
+    /// The scope the link name is unique in ([`HOST_SCOPE`] today).
+    #[serde(default = "host_scope")]
+    pub scope: String,
     /// Unique link name.
     pub link_name: String,
     /// Display name.
@@ -129,6 +176,9 @@ pub struct ConnectionRecord {
     /// Status changes, oldest first (at most [`MAX_HISTORY`]).
     #[serde(default)]
     pub history: Vec<StatusEvent>,
+    /// [`FIRST_REVISION`] when created, one more per write (set by the store).
+    #[serde(default = "first_revision")]
+    pub revision: u64,
 }
 
 /// An OAuth authorization in progress, between `connect` and the callback.
@@ -167,7 +217,7 @@ pub struct PendingFlow {
     pub request_secret_sealed: Option<String>,
 }
 
-/// What [`Store::bind_flow`] found.
+/// What binding a flow to a browser found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowBinding {
     /// Bound now; the flow as stored.
@@ -180,7 +230,7 @@ pub enum FlowBinding {
     AlreadyBound,
 }
 
-/// What [`Store::take_bound_flow`] found.
+/// What taking a bound flow found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowTake {
     /// Removed; the flow as it was.
@@ -237,6 +287,9 @@ impl ConnectionRecord {
 pub struct GrantRecord {
     /// Unix milliseconds.
     pub granted_at_ms: u64,
+    /// [`FIRST_REVISION`] (a grant is made and removed, never changed).
+    #[serde(default = "first_revision")]
+    pub revision: u64,
 }
 
 /// One use of a connection by a function. Never holds a secret or a query string.
@@ -284,6 +337,9 @@ pub struct FunctionRecord {
     pub created_at_ms: u64,
     /// Unix milliseconds of the last deploy or rollback.
     pub updated_at_ms: u64,
+    /// [`FIRST_REVISION`] at the first deploy, one more per deploy or rollback.
+    #[serde(default = "first_revision")]
+    pub revision: u64,
 }
 
 /// One deployed version of a function, with the settings it was deployed with.
@@ -351,4 +407,51 @@ pub struct ServiceClientRecord {
     pub updated_by: String,
     /// Unix milliseconds.
     pub updated_at_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service is stored as one flat object, as before it was split into `meta` and
+    /// `spec`: records written then read back, and what is written reads the same.
+    #[test]
+    fn a_service_record_is_one_flat_object() {
+        let stored = serde_json::json!({
+            "id": "svc_1", "link_name": "acme", "display_name": "Acme",
+            "auth": {"type": "basic"}, "api_origins": ["https://api.acme.example"],
+            "created_by": "admin", "created_at_ms": 1, "updated_at_ms": 2
+        });
+        let record: ServiceRecord = serde_json::from_value(stored).unwrap();
+        assert_eq!(record.meta.link_name, "acme");
+        assert_eq!(
+            (record.meta.scope.as_str(), record.meta.revision),
+            (HOST_SCOPE, 1)
+        );
+        assert_eq!(record.spec.api_origins, ["https://api.acme.example"]);
+        assert_eq!(record.spec.auth, AuthConfig::Basic);
+        let written = serde_json::to_value(&record).unwrap();
+        let keys: Vec<&str> = written
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in [
+            "id",
+            "link_name",
+            "revision",
+            "auth",
+            "api_origins",
+            "scope",
+        ] {
+            assert!(keys.contains(&key), "{key} missing: {written}");
+        }
+        assert!(
+            !keys.contains(&"meta") && !keys.contains(&"spec"),
+            "{written}"
+        );
+        let back: ServiceRecord = serde_json::from_value(written).unwrap();
+        assert_eq!(back, record);
+    }
 }

@@ -1,31 +1,39 @@
-//! Durable state in one embedded redb database: functions, their versions, the
-//! uploaded components and their precompiled artifacts; services, connections, their
-//! sealed secrets ([`seal`]), grants and the audit trail ([`connections`]).
+//! Durable state behind async repository traits ([`repo`]): services, connections with
+//! their sealed secrets ([`seal`]), grants, functions with their versions, components
+//! and artifacts, OAuth flows and the audit trail. [`RedbStore`] implements them over
+//! one embedded redb database; a PostgreSQL store is meant to implement them next.
 //!
 //! Every table is declared in [`tables`]; records are JSON so fields can be added
-//! without a migration. All methods block on disk I/O: call them from
-//! `tokio::task::spawn_blocking`, never from an async task directly.
+//! without a migration, and the layout's version is checked (and older layouts
+//! migrated) when the database is opened ([`migrate`]). The redb work blocks on disk
+//! I/O, so [`RedbStore`] runs it on `tokio::task::spawn_blocking`: callers just await.
 
 mod catalog;
 mod connections;
+mod functions;
+mod migrate;
 mod reader;
+mod redb_repo;
+pub mod repo;
 mod seal;
 mod tables;
 
 use std::path::Path;
+use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::Database;
 use serde::{Deserialize, Serialize};
 
-pub use reader::Reader;
-pub use seal::{MasterKey, SealError, Sealer};
-use switchboard_model::records::{Artifact, FunctionRecord, NewVersion, VersionRecord};
-use tables::{
-    ARTIFACTS, AUDIT, COMPONENTS, CONNECTIONS, FUNCTIONS, GRANTS, META, OAUTH_FLOWS, SECRETS,
-    SERVICES, VERSIONS,
+pub use migrate::SCHEMA_VERSION;
+pub use repo::{
+    AuditRepo, ConnectionRepo, Deploy, FlowRepo, FunctionRepo, GrantRepo, RecordUpdate,
+    Repositories, RowKeys, ServiceRepo, SnapshotRepo, SnapshotRows, StoreResult, TouchedRows,
+    WithSecret,
 };
+pub use seal::{MasterKey, SealError, Sealer};
+use switchboard_model::records::Artifact;
 
-/// What went wrong in the store. Callers branch on the first three.
+/// What went wrong in the store. Callers branch on the first five.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -46,6 +54,10 @@ pub enum StoreError {
     /// A link name is taken.
     #[error("{0}")]
     Conflict(String),
+    /// The record changed since it was read: its revision moved (or, for a token
+    /// refresh, its credentials did). Read it again and retry.
+    #[error("{0}")]
+    Stale(String),
     /// The secrets are sealed under another master key than the one in use.
     #[error(
         "the database's secrets are sealed under master key {stored}, but the host was given key {running}; \
@@ -57,6 +69,17 @@ pub enum StoreError {
         /// Id of the key given.
         running: String,
     },
+    /// The database was written by a newer release, with a layout this one does not know.
+    #[error(
+        "the database has schema version {found}, but this release knows versions up to {known}; \
+         run the release that wrote it (or a newer one), or restore a backup made before the upgrade"
+    )]
+    NewerSchema {
+        /// The database's schema version.
+        found: u32,
+        /// The newest this code knows.
+        known: u32,
+    },
     /// A sealed secret did not open.
     #[error("a sealed secret does not open: {0}")]
     Sealed(String),
@@ -66,6 +89,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Db(#[from] redb::Error),
+    /// The blocking task running a store call failed (panicked or was cancelled).
+    #[error("store task failed: {0}")]
+    Task(String),
 }
 
 macro_rules! impl_from_redb {
@@ -85,23 +111,38 @@ impl_from_redb!(
     redb::CommitError
 );
 
-/// The API's view of a store failure: missing things are 404s, conflicts 409s, the
-/// rest internal errors whose details are logged, not returned.
+/// The API's view of a store failure: missing things are 404s, conflicts and stale
+/// writes 409s, the rest internal errors whose details are logged, not returned.
 impl From<StoreError> for switchboard_model::Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::FunctionNotFound(_)
             | StoreError::VersionNotFound { .. }
             | StoreError::Missing(_) => switchboard_model::Error::NotFound(e.to_string()),
-            StoreError::Conflict(m) => switchboard_model::Error::Conflict(m),
+            StoreError::Conflict(m) | StoreError::Stale(m) => switchboard_model::Error::Conflict(m),
             other => switchboard_model::Error::Internal(other.into()),
         }
     }
 }
 
-/// The database handle. Cheap to share behind an `Arc`; redb serialises writers itself.
+/// The message of a [`StoreError::Stale`]: what changed, and what to do.
+fn stale(what: &str, expected: u64, found: u64) -> StoreError {
+    StoreError::Stale(format!(
+        "{what} changed while this request was handled (revision {expected}, now {found}); \
+         read it again and retry"
+    ))
+}
+
+/// The redb database: the one [`repo::Repositories`] implementation today. Cheap to
+/// clone (an `Arc`); redb serialises writers itself.
+#[derive(Debug, Clone)]
+pub struct RedbStore {
+    db: Arc<Db>,
+}
+
+/// The database and its blocking operations (one transaction each).
 #[derive(Debug)]
-pub struct Store {
+struct Db {
     db: Database,
 }
 
@@ -133,326 +174,39 @@ fn decode_artifact(bytes: &[u8]) -> Result<Artifact, StoreError> {
     })
 }
 
-impl Store {
-    /// Opens (or creates) the database at `path` and makes sure every table exists.
+impl RedbStore {
+    /// Opens (or creates) the database at `path`: makes sure every table exists and
+    /// migrates an older layout to this one, in one write transaction. Blocks on disk
+    /// I/O (call it before serving, or on a blocking thread).
     ///
     /// # Errors
-    /// The file is locked by another process, unreadable, or not a redb database.
+    /// The file is locked by another process, unreadable, or not a redb database;
+    /// [`StoreError::NewerSchema`] for a database written by a newer release; a
+    /// migration that failed (the database is left as it was).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path)?;
-        let tx = db.begin_write()?;
-        {
-            tx.open_table(FUNCTIONS)?;
-            tx.open_table(VERSIONS)?;
-            tx.open_table(COMPONENTS)?;
-            tx.open_table(ARTIFACTS)?;
-            tx.open_table(SERVICES)?;
-            tx.open_table(CONNECTIONS)?;
-            tx.open_table(SECRETS)?;
-            tx.open_table(GRANTS)?;
-            tx.open_table(AUDIT)?;
-            tx.open_table(META)?;
-            tx.open_table(OAUTH_FLOWS)?;
-            tx.open_table(tables::SERVICE_CLIENTS)?;
-        }
-        tx.commit()?;
-        Ok(Self { db })
+        migrate::open(&db)?;
+        Ok(Self {
+            db: Arc::new(Db { db }),
+        })
     }
 
-    /// Adds a version to `name` (creating the function if needed) and makes it
-    /// current. Durable when this returns.
-    ///
-    /// # Errors
-    /// Only database failures.
-    pub fn deploy(
+    /// Everything as an `Arc<dyn Repositories>`, what the host's parts hold.
+    pub fn repositories(&self) -> Arc<dyn Repositories> {
+        Arc::new(self.clone())
+    }
+
+    /// Runs `f` over the database on a blocking thread.
+    async fn run<T: Send + 'static>(
         &self,
-        name: &str,
-        new: NewVersion<'_>,
-        now_ms: u64,
-    ) -> Result<(FunctionRecord, VersionRecord), StoreError> {
-        let tx = self.db.begin_write()?;
-        let out = {
-            let mut functions = tx.open_table(FUNCTIONS)?;
-            let existing: Option<FunctionRecord> = match functions.get(name)? {
-                Some(v) => Some(decode(v.value())?),
-                None => None,
-            };
-            let version = existing.as_ref().map_or(1, |f| f.latest_version + 1);
-            let function = FunctionRecord {
-                name: name.to_owned(),
-                current_version: version,
-                latest_version: version,
-                created_at_ms: existing.as_ref().map_or(now_ms, |f| f.created_at_ms),
-                updated_at_ms: now_ms,
-            };
-            let record = VersionRecord {
-                version,
-                ..new.record
-            };
-            functions.insert(name, encode(&function).as_slice())?;
-            tx.open_table(VERSIONS)?
-                .insert((name, version), encode(&record).as_slice())?;
-            tx.open_table(COMPONENTS)?
-                .insert((name, version), new.component)?;
-            tx.open_table(ARTIFACTS)?
-                .insert((name, version), encode_artifact(new.artifact).as_slice())?;
-            (function, record)
-        };
-        tx.commit()?;
-        Ok(out)
-    }
-
-    /// Every function, ordered by name.
-    ///
-    /// # Errors
-    /// Database failures or an unreadable record.
-    pub fn list(&self) -> Result<Vec<FunctionRecord>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(FUNCTIONS)?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let (_, v) = entry?;
-            out.push(decode(v.value())?);
-        }
-        Ok(out)
-    }
-
-    /// A function and all its versions, oldest first.
-    ///
-    /// # Errors
-    /// [`StoreError::FunctionNotFound`], database failures.
-    pub fn get(&self, name: &str) -> Result<(FunctionRecord, Vec<VersionRecord>), StoreError> {
-        let tx = self.db.begin_read()?;
-        let function: FunctionRecord = match tx.open_table(FUNCTIONS)?.get(name)? {
-            Some(v) => decode(v.value())?,
-            None => return Err(StoreError::FunctionNotFound(name.to_owned())),
-        };
-        let versions_table = tx.open_table(VERSIONS)?;
-        let mut versions = Vec::new();
-        for entry in versions_table.range((name, 0)..=(name, u32::MAX))? {
-            let (_, v) = entry?;
-            versions.push(decode(v.value())?);
-        }
-        Ok((function, versions))
-    }
-
-    /// One version's settings.
-    ///
-    /// # Errors
-    /// [`StoreError::VersionNotFound`], database failures.
-    pub fn version(&self, name: &str, version: u32) -> Result<VersionRecord, StoreError> {
-        let tx = self.db.begin_read()?;
-        match tx.open_table(VERSIONS)?.get((name, version))? {
-            Some(v) => decode(v.value()),
-            None => Err(StoreError::VersionNotFound {
-                name: name.to_owned(),
-                version,
-            }),
-        }
-    }
-
-    /// Makes `version` current (a rollback, or a roll forward).
-    ///
-    /// # Errors
-    /// The function or the version does not exist.
-    pub fn set_current(
-        &self,
-        name: &str,
-        version: u32,
-        now_ms: u64,
-    ) -> Result<FunctionRecord, StoreError> {
-        let tx = self.db.begin_write()?;
-        let function = {
-            let mut functions = tx.open_table(FUNCTIONS)?;
-            let mut function: FunctionRecord = match functions.get(name)? {
-                Some(v) => decode(v.value())?,
-                None => return Err(StoreError::FunctionNotFound(name.to_owned())),
-            };
-            if tx.open_table(VERSIONS)?.get((name, version))?.is_none() {
-                return Err(StoreError::VersionNotFound {
-                    name: name.to_owned(),
-                    version,
-                });
-            }
-            function.current_version = version;
-            function.updated_at_ms = now_ms;
-            functions.insert(name, encode(&function).as_slice())?;
-            function
-        };
-        tx.commit()?;
-        Ok(function)
-    }
-
-    /// Deletes a function with every version, component, artifact and grant.
-    ///
-    /// # Errors
-    /// [`StoreError::FunctionNotFound`], database failures.
-    pub fn delete(&self, name: &str) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        {
-            let mut functions = tx.open_table(FUNCTIONS)?;
-            if functions.remove(name)?.is_none() {
-                return Err(StoreError::FunctionNotFound(name.to_owned()));
-            }
-            let range = (name, 0)..=(name, u32::MAX);
-            tx.open_table(VERSIONS)?
-                .retain_in(range.clone(), |_, _| false)?;
-            tx.open_table(COMPONENTS)?
-                .retain_in(range.clone(), |_, _| false)?;
-            tx.open_table(ARTIFACTS)?.retain_in(range, |_, _| false)?;
-            tx.open_table(GRANTS)?.retain(|(f, _), _| f != name)?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// The precompiled artifact of a version, if one is stored.
-    ///
-    /// # Errors
-    /// Database failures or a damaged record.
-    pub fn artifact(&self, name: &str, version: u32) -> Result<Option<Artifact>, StoreError> {
-        let tx = self.db.begin_read()?;
-        match tx.open_table(ARTIFACTS)?.get((name, version))? {
-            Some(v) => decode_artifact(v.value()).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// The component as uploaded, for recompiling under a different engine.
-    ///
-    /// # Errors
-    /// [`StoreError::VersionNotFound`], database failures.
-    pub fn component(&self, name: &str, version: u32) -> Result<Vec<u8>, StoreError> {
-        let tx = self.db.begin_read()?;
-        match tx.open_table(COMPONENTS)?.get((name, version))? {
-            Some(v) => Ok(v.value().to_vec()),
-            None => Err(StoreError::VersionNotFound {
-                name: name.to_owned(),
-                version,
-            }),
-        }
-    }
-
-    /// Replaces a version's artifact (after recompiling for a new engine).
-    ///
-    /// # Errors
-    /// Database failures.
-    pub fn put_artifact(
-        &self,
-        name: &str,
-        version: u32,
-        artifact: &Artifact,
-    ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        tx.open_table(ARTIFACTS)?
-            .insert((name, version), encode_artifact(artifact).as_slice())?;
-        tx.commit()?;
-        Ok(())
+        f: impl FnOnce(&Db) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use switchboard_model::Limits;
-
-    fn version_record(mib: u32) -> VersionRecord {
-        VersionRecord {
-            version: 0,
-            sha256: "ab".into(),
-            size_bytes: 3,
-            deployed_at_ms: 1,
-            limits: Limits {
-                memory_mib: mib,
-                ..Limits::default()
-            },
-            allowed_hosts: vec!["https://api.example.com".into()],
-            requires: vec![],
-        }
-    }
-
-    fn artifact(byte: u8) -> Artifact {
-        Artifact {
-            engine_hash: [7; 32],
-            bytes: vec![byte; 10],
-        }
-    }
-
-    fn deploy(store: &Store, name: &str, mib: u32) -> (FunctionRecord, VersionRecord) {
-        let a = artifact(mib as u8);
-        store
-            .deploy(
-                name,
-                NewVersion {
-                    component: b"wasm",
-                    artifact: &a,
-                    record: version_record(mib),
-                },
-                mib as u64,
-            )
-            .unwrap()
-    }
-
-    #[test]
-    fn versions_rollback_delete_and_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.redb");
-        {
-            let store = Store::open(&path).unwrap();
-            let (f, v) = deploy(&store, "hello", 1);
-            assert_eq!((f.current_version, v.version), (1, 1));
-            let (f, v) = deploy(&store, "hello", 2);
-            assert_eq!((f.current_version, f.latest_version, v.version), (2, 2, 2));
-            assert_eq!(f.created_at_ms, 1);
-            deploy(&store, "other", 3);
-
-            let f = store.set_current("hello", 1, 9).unwrap();
-            assert_eq!(f.current_version, 1);
-            assert!(matches!(
-                store.set_current("hello", 5, 9),
-                Err(StoreError::VersionNotFound { version: 5, .. })
-            ));
-            // A rollback does not reuse version numbers.
-            let (f, v) = deploy(&store, "hello", 4);
-            assert_eq!((f.current_version, v.version), (3, 3));
-            assert_eq!(
-                store.artifact("hello", 2).unwrap().unwrap().bytes,
-                vec![2; 10]
-            );
-        }
-        let store = Store::open(&path).unwrap();
-        let (f, versions) = store.get("hello").unwrap();
-        assert_eq!(f.current_version, 3);
-        assert_eq!(
-            versions.iter().map(|v| v.version).collect::<Vec<_>>(),
-            [1, 2, 3]
-        );
-        assert_eq!(versions[1].limits.memory_mib, 2);
-        assert_eq!(store.list().unwrap().len(), 2);
-
-        store.delete("hello").unwrap();
-        assert!(matches!(
-            store.get("hello"),
-            Err(StoreError::FunctionNotFound(_))
-        ));
-        assert!(store.artifact("hello", 1).unwrap().is_none());
-        assert!(store.component("hello", 1).is_err());
-        // The neighbour is untouched.
-        assert_eq!(store.get("other").unwrap().1.len(), 1);
-        assert!(matches!(
-            store.delete("hello"),
-            Err(StoreError::FunctionNotFound(_))
-        ));
-    }
-
-    #[test]
-    fn artifact_round_trip_and_corruption() {
-        let a = artifact(3);
-        let back = decode_artifact(&encode_artifact(&a)).unwrap();
-        assert_eq!((back.engine_hash, back.bytes), (a.engine_hash, a.bytes));
-        assert!(matches!(
-            decode_artifact(&[1, 2]),
-            Err(StoreError::Corrupt(_))
-        ));
-    }
-}
+mod tests;

@@ -1050,3 +1050,77 @@ async fn the_bearer_scheme_is_case_insensitive() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
 }
+
+/// Activity is kept by connection id: a connection deleted and made again under the
+/// same link name starts with none of the old one's records.
+#[tokio::test]
+async fn a_connection_made_again_under_a_link_name_starts_without_activity() {
+    use switchboard_model::records::AuditRecord;
+    use switchboard_model::{InvocationContext, Principal};
+    use switchboard_outbound::ConnectionBroker;
+
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::open(ServeConfig::new(dir.path())).await.unwrap();
+    let f = Fixture {
+        router: host.router(),
+        token: host.token().secret().to_owned(),
+        _dir: dir,
+    };
+    let broker = host.app().connections().broker();
+    let used = |path: &str| {
+        let ctx = InvocationContext::new("fetch", Principal::Admin, 1);
+        let record = AuditRecord {
+            time_ms: 1,
+            function: "fetch".into(),
+            method: "GET".into(),
+            origin: "https://api.acme.example".into(),
+            path: path.into(),
+            status: Some(200),
+            outcome: "ok".into(),
+            duration_us: 5,
+        };
+        broker.record(&ctx, "acme_main", record);
+    };
+    let (status, body) = f
+        .authed(
+            "POST",
+            "/api/v1/services",
+            json_body(serde_json::json!({
+                "link_name": "acme", "display_name": "Acme", "auth": {"type": "basic"},
+                "api_origins": ["https://api.acme.example"],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let connection = json_body(serde_json::json!({
+        "link_name": "acme_main", "display_name": "Main", "service": "acme",
+    }));
+    let activity = || f.authed("GET", "/api/v1/connections/acme_main/activity", vec![]);
+
+    let (status, _) = f
+        .authed("POST", "/api/v1/connections", connection.clone())
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    used("/old");
+    let (_, body) = activity().await;
+    assert_eq!(body["activity"][0]["path"], "/old", "{body}");
+
+    let (status, _) = f
+        .authed("DELETE", "/api/v1/connections/acme_main", vec![])
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = f.authed("POST", "/api/v1/connections", connection).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, body) = activity().await;
+    assert_eq!(body["activity"], serde_json::json!([]), "{body}");
+    used("/new");
+    let (_, body) = activity().await;
+    let paths: Vec<&str> = body["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/new"]);
+    host.app().connections().close().await;
+}

@@ -17,7 +17,7 @@ use switchboard_api::app::{App, AppConfig};
 use switchboard_connections::Connections;
 use switchboard_outbound::{Outbound, OutboundConfig};
 use switchboard_runtime::{Runtime, RuntimeConfig};
-use switchboard_store::{MasterKey, Sealer, Store};
+use switchboard_store::{MasterKey, RedbStore, Sealer};
 
 /// File names inside the data folder.
 pub const DB_FILE: &str = "switchboard.redb";
@@ -251,7 +251,7 @@ fn write_key_file(path: &Path, key: &MasterKey) -> anyhow::Result<()> {
 
 /// Finishes or discards a rotation that stopped between re-sealing the database and
 /// renaming the new key file over the old one.
-fn recover_rotation(dir: &Path, store: &Store) -> anyhow::Result<()> {
+fn recover_rotation(dir: &Path, store: &RedbStore) -> anyhow::Result<()> {
     let new_path = dir.join(NEW_MASTER_KEY_FILE);
     let Some(new_key) = read_master_key(&new_path)? else {
         return Ok(());
@@ -271,7 +271,7 @@ fn recover_rotation(dir: &Path, store: &Store) -> anyhow::Result<()> {
 /// The master key: from `given` (the environment), else the key file; on a first start
 /// (no file and no sealed secret) a new key file. A missing or wrong key is an error that
 /// names both key ids, never a silent new key over sealed secrets.
-fn master_key(dir: &Path, given: Option<&str>, store: &Store) -> anyhow::Result<MasterKey> {
+fn master_key(dir: &Path, given: Option<&str>, store: &RedbStore) -> anyhow::Result<MasterKey> {
     if let Some(hex) = given {
         return MasterKey::from_hex(hex)
             .map_err(|e| anyhow::anyhow!("{MASTER_KEY_ENV} is not a valid master key: {e}"));
@@ -318,7 +318,7 @@ pub fn rotate_master_key(dir: &Path) -> anyhow::Result<RotateReport> {
     if !db.exists() {
         bail!("no database at {}: nothing to rotate", db.display());
     }
-    let store = Store::open(&db).with_context(|| {
+    let store = RedbStore::open(&db).with_context(|| {
         format!(
             "opening {} (stop the host first: rotating needs the database to itself)",
             db.display()
@@ -373,11 +373,11 @@ impl Host {
         let token = admin_token(&paths.admin_token)?;
 
         let db_path = paths.database.clone();
-        let store = tokio::task::spawn_blocking(move || Store::open(&db_path))
+        // The one place the host names its store: redb, behind the repository traits.
+        let store = tokio::task::spawn_blocking(move || RedbStore::open(&db_path))
             .await?
             .with_context(|| format!("opening database {}", paths.database.display()))?;
         restrict_file(&paths.database)?;
-        let store = Arc::new(store);
         let (d, given, s) = (dir.clone(), config.master_key.clone(), store.clone());
         let sealer = tokio::task::spawn_blocking(move || -> anyhow::Result<Sealer> {
             let sealer = Sealer::new(&master_key(&d, given.as_deref(), &s)?);
@@ -386,6 +386,7 @@ impl Host {
         })
         .await??;
         let outbound = Outbound::new(config.outbound.clone())?;
+        let store = store.repositories();
         let connections =
             Connections::new(store.clone(), sealer, outbound.token_client().clone()).await?;
         if let Some(url) = &config.public_url {
@@ -691,7 +692,7 @@ mod tests {
     #[test]
     fn master_key_is_made_once_and_a_missing_or_bad_one_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE)).unwrap();
+        let store = RedbStore::open(&dir.path().join(DB_FILE)).unwrap();
         let first = master_key(dir.path(), None, &store).unwrap();
         let again = master_key(dir.path(), None, &store).unwrap();
         assert_eq!(first.id(), again.id());

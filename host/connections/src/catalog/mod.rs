@@ -15,7 +15,9 @@ use std::sync::LazyLock;
 
 use crate::{ServiceDefinition, ServiceView};
 use switchboard_auth::AuthConfig;
-use switchboard_model::records::{ServiceClientRecord, ServiceRecord};
+use switchboard_model::records::{
+    FIRST_REVISION, HOST_SCOPE, ServiceClientRecord, ServiceMeta, ServiceRecord, ServiceSpec,
+};
 
 mod files {
     include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
@@ -193,14 +195,14 @@ pub fn docs_url(s: &ServiceRecord) -> Option<&'static str> {
     if !is_default(s) {
         return None;
     }
-    get(&s.link_name).map(|e| e.docs_url.as_str())
+    get(&s.meta.link_name).map(|e| e.docs_url.as_str())
 }
 
 /// The record of a default service, with the operator's OAuth client id (or OAuth 1
 /// consumer key) when one is configured.
 pub fn record(entry: &CatalogEntry, client: Option<&ServiceClientRecord>) -> ServiceRecord {
     let d = &entry.definition;
-    let mut auth = d.auth.clone();
+    let mut auth = d.spec.auth.clone();
     if let Some(c) = client {
         match &mut auth {
             AuthConfig::OAuth2 { client_id, .. } => client_id.clone_from(&c.client_id),
@@ -210,16 +212,19 @@ pub fn record(entry: &CatalogEntry, client: Option<&ServiceClientRecord>) -> Ser
     }
     ServiceRecord {
         id: entry.id(),
-        link_name: d.link_name.clone(),
-        display_name: d.display_name.clone(),
-        auth,
-        dynamic_params: d.dynamic_params.clone(),
-        api_origins: d.api_origins.clone(),
-        category: d.category.clone(),
-        description: d.description.clone(),
-        created_by: CREATED_BY.to_owned(),
-        created_at_ms: CATALOG_DATE_MS,
-        updated_at_ms: client.map_or(CATALOG_DATE_MS, |c| c.updated_at_ms.max(CATALOG_DATE_MS)),
+        meta: ServiceMeta {
+            scope: HOST_SCOPE.to_owned(),
+            link_name: d.link_name.clone(),
+            display_name: d.display_name.clone(),
+            created_by: CREATED_BY.to_owned(),
+            created_at_ms: CATALOG_DATE_MS,
+            updated_at_ms: client.map_or(CATALOG_DATE_MS, |c| c.updated_at_ms.max(CATALOG_DATE_MS)),
+            revision: FIRST_REVISION,
+        },
+        spec: ServiceSpec {
+            auth,
+            ..d.spec.clone()
+        },
     }
 }
 
@@ -231,7 +236,7 @@ pub fn takes_client(auth: &AuthConfig) -> bool {
 /// Whether a default OAuth service has its client configured (always true for other
 /// services).
 pub fn client_configured(s: &ServiceRecord) -> bool {
-    match &s.auth {
+    match &s.spec.auth {
         AuthConfig::OAuth2 { client_id, .. } => !client_id.is_empty(),
         AuthConfig::OAuth1 { consumer_key, .. } => !consumer_key.is_empty(),
         _ => true,
@@ -288,6 +293,7 @@ impl ServiceQuery {
         }
         if let Some(c) = &self.category
             && !d
+                .spec
                 .category
                 .as_deref()
                 .is_some_and(|dc| dc.eq_ignore_ascii_case(c))
@@ -299,8 +305,8 @@ impl ServiceQuery {
             let hit = [
                 Some(d.link_name.as_str()),
                 Some(d.display_name.as_str()),
-                d.category.as_deref(),
-                d.description.as_deref(),
+                d.spec.category.as_deref(),
+                d.spec.description.as_deref(),
             ]
             .into_iter()
             .flatten()
@@ -319,7 +325,7 @@ pub fn category_counts<'a>(
 ) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for v in views {
-        if let Some(c) = &v.definition.category {
+        if let Some(c) = &v.definition.spec.category {
             *out.entry(c.clone()).or_insert(0) += 1;
         }
     }

@@ -10,7 +10,7 @@ use crate::validate::validate_service;
 use crate::{Connections, NewConnection};
 use switchboard_auth::GrantType;
 use switchboard_model::{Error, Principal};
-use switchboard_store::{MasterKey, Sealer, Store};
+use switchboard_store::{MasterKey, RedbStore, Sealer};
 
 /// The placeholders `{key}` in a template.
 fn placeholders(t: &str) -> Vec<String> {
@@ -20,8 +20,8 @@ fn placeholders(t: &str) -> Vec<String> {
 
 /// Every URL template of an entry: API origins and the auth type's endpoints.
 fn url_templates(d: &ServiceDefinition) -> Vec<String> {
-    let mut out = d.api_origins.clone();
-    match &d.auth {
+    let mut out = d.spec.api_origins.clone();
+    match &d.spec.auth {
         AuthConfig::OAuth2 {
             authorize_url,
             access_token_url,
@@ -55,7 +55,7 @@ fn url_templates(d: &ServiceDefinition) -> Vec<String> {
 /// The definition as an operator's client makes it: OAuth client id filled in.
 fn with_client(d: &ServiceDefinition) -> ServiceDefinition {
     let mut d = d.clone();
-    match &mut d.auth {
+    match &mut d.spec.auth {
         AuthConfig::OAuth2 { client_id, .. } => *client_id = "test-client".into(),
         AuthConfig::OAuth1 { consumer_key, .. } => *consumer_key = "test-consumer".into(),
         _ => {}
@@ -98,7 +98,7 @@ fn every_entry_passes_the_apis_validation() {
             panic!("{}: {err}", e.file);
         }
         // An unconfigured OAuth client (empty) is what the catalogue ships.
-        if takes_client(&e.definition.auth) {
+        if takes_client(&e.definition.spec.auth) {
             assert!(!client_configured(&record(e, None)), "{}", e.file);
         }
     }
@@ -111,14 +111,14 @@ fn names_categories_links_and_descriptions() {
     for e in entries() {
         let d = &e.definition;
         assert!(links.insert(d.link_name.clone()), "{} twice", d.link_name);
-        let category = d.category.as_deref().unwrap_or_default();
+        let category = d.spec.category.as_deref().unwrap_or_default();
         assert!(
             known.contains(category),
             "{}: category `{category}` is not one of {known:?}",
             e.file
         );
         assert!(
-            d.description.as_deref().is_some_and(|s| s.len() >= 20),
+            d.spec.description.as_deref().is_some_and(|s| s.len() >= 20),
             "{}: needs a description",
             e.file
         );
@@ -133,7 +133,7 @@ fn names_categories_links_and_descriptions() {
     // Every category of the list is used.
     let used: BTreeSet<&str> = entries()
         .iter()
-        .filter_map(|e| e.definition.category.as_deref())
+        .filter_map(|e| e.definition.spec.category.as_deref())
         .collect();
     assert_eq!(used, known);
 }
@@ -148,12 +148,13 @@ fn every_url_is_https_and_only_takes_host_safe_declared_values() {
     for e in entries() {
         let d = &e.definition;
         let declared: BTreeMap<&str, &switchboard_model::records::DynamicParam> = d
+            .spec
             .dynamic_params
             .iter()
             .map(|p| (p.key.as_str(), p))
             .collect();
         // Every parameter has an example that matches its pattern.
-        for p in &d.dynamic_params {
+        for p in &d.spec.dynamic_params {
             let example = e
                 .example_params
                 .get(&p.key)
@@ -226,7 +227,7 @@ fn every_url_is_https_and_only_takes_host_safe_declared_values() {
 fn every_auth_type_is_present() {
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
     for e in entries() {
-        *count.entry(kind_of(&e.definition.auth)).or_default() += 1;
+        *count.entry(kind_of(&e.definition.spec.auth)).or_default() += 1;
     }
     for kind in [
         "api_key",
@@ -278,7 +279,7 @@ fn records_apply_the_operators_client() {
     let e = get("github").unwrap();
     let r = record(e, None);
     assert_eq!((r.id.as_str(), kind(&r)), ("default_github", "default"));
-    assert_eq!(r.created_by, CREATED_BY);
+    assert_eq!(r.meta.created_by, CREATED_BY);
     assert!(!client_configured(&r));
     let c = ServiceClientRecord {
         client_id: "Iv1.abc".into(),
@@ -287,12 +288,12 @@ fn records_apply_the_operators_client() {
     };
     let r = record(e, Some(&c));
     assert!(client_configured(&r));
-    assert!(matches!(&r.auth, AuthConfig::OAuth2 { client_id, .. } if client_id == "Iv1.abc"));
-    assert_eq!(r.updated_at_ms, CATALOG_DATE_MS + 5);
+    assert!(matches!(&r.spec.auth, AuthConfig::OAuth2 { client_id, .. } if client_id == "Iv1.abc"));
+    assert_eq!(r.meta.updated_at_ms, CATALOG_DATE_MS + 5);
     assert_eq!(docs_url(&r), Some(e.docs_url.as_str()));
     let trello = record(get("trello").unwrap(), Some(&c));
     assert!(
-        matches!(&trello.auth, AuthConfig::OAuth1 { consumer_key, .. } if consumer_key == "Iv1.abc")
+        matches!(&trello.spec.auth, AuthConfig::OAuth1 { consumer_key, .. } if consumer_key == "Iv1.abc")
     );
 }
 
@@ -319,7 +320,9 @@ fn queries_parse_and_match() {
 
 async fn connections() -> (tempfile::TempDir, Arc<Connections>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("db.redb")).unwrap());
+    let store = RedbStore::open(&dir.path().join("db.redb"))
+        .unwrap()
+        .repositories();
     let c = Connections::new(
         store,
         Sealer::new(&MasterKey::generate()),
@@ -355,7 +358,7 @@ async fn every_default_service_takes_a_connection_with_its_example_values() {
             .await
             .unwrap_or_else(|err| panic!("{}: {err}", e.file));
         assert_eq!(view.status, "not_connected");
-        assert_eq!(view.api_origins.len(), e.definition.api_origins.len());
+        assert_eq!(view.api_origins.len(), e.definition.spec.api_origins.len());
     }
     c.close().await;
 }

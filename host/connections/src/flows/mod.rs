@@ -19,7 +19,7 @@ use switchboard_model::records::{FlowBinding, FlowKind, FlowTake, SecretChange};
 use crate::flows::oauth2::*;
 use crate::snapshot::Entry;
 use crate::views::*;
-use crate::{Connections, blocking, now_ms};
+use crate::{Connections, now_ms};
 
 /// How long an authorization may take, from connect to callback.
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
@@ -124,10 +124,10 @@ impl Connections {
     /// [`FlowError`] for an unknown, expired or already started flow.
     pub async fn oauth_start(&self, state: &str) -> Result<FlowStart, FlowError> {
         let nonce = random_token(32);
-        let store = self.store.clone();
-        let (s, hash) = (state.to_owned(), sha256_hex(&nonce));
         let now = self.refresh.clock().now_ms();
-        let outcome = blocking(move || Ok(store.bind_flow(&s, &hash, now)?))
+        let outcome = self
+            .store
+            .bind_flow(state, &sha256_hex(&nonce), now)
             .await
             .map_err(|_| FlowError("the host could not save the sign-in".into()))?;
         let flow = match outcome {
@@ -174,10 +174,10 @@ impl Connections {
         browser: Option<&str>,
         oauth1: oauth1::CallbackParams<'_>,
     ) -> Result<ConnectionView, FlowError> {
-        let store = self.store.clone();
-        let s = state.to_owned();
         let hash = browser.map(sha256_hex);
-        let outcome = blocking(move || Ok(store.take_bound_flow(&s, hash.as_deref())?))
+        let outcome = self
+            .store
+            .take_bound_flow(state, hash.as_deref())
             .await
             .map_err(|_| FlowError("the host could not read the sign-in".into()))?;
         let flow = match outcome {
@@ -237,7 +237,7 @@ impl Connections {
             if entry.sealed.is_some()
                 && let Ok(credentials) = self.open_credentials(&entry.record.link_name, entry)
                 && let Ok(credential) = switchboard_auth::Credential::with_service_secret(
-                    &service.auth,
+                    &service.spec.auth,
                     &credentials,
                     secret.as_ref(),
                 )
@@ -249,11 +249,15 @@ impl Connections {
         record.status_reason = Some(why.clone());
         record.updated_at_ms = now_ms();
         record.record_event("failed", Some(&why), record.updated_at_ms);
-        let expected = entry.record.clone();
         if let Err(e) = self
             .write(
                 crate::snapshot::Touched::connection(&entry.record.link_name),
-                move |s| Ok(s.update_connection(&expected, &record, SecretChange::Keep)?),
+                async {
+                    Ok(self
+                        .store
+                        .update_connection(&record, entry.record.revision, SecretChange::Keep)
+                        .await?)
+                },
             )
             .await
         {

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::flows::{FlowError, check_url_template, random_token};
 use crate::snapshot::Entry;
-use crate::{ConnectionView, Connections, Error, ServiceDefinition, bad, blocking, now_ms};
+use crate::{ConnectionView, Connections, Error, ServiceDefinition, bad, now_ms};
 use switchboard_auth::oauth1::{FlowParams, PARAM_PREFIX, Signer, Stamp};
 use switchboard_auth::{AuthConfig, Credentials, ParamType, Redactor, SignatureMethod};
 use switchboard_model::records::{
@@ -43,7 +43,7 @@ pub(crate) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
         authorize_url,
         access_token_url,
         ..
-    } = &def.auth
+    } = &def.spec.auth
     else {
         return Ok(());
     };
@@ -58,7 +58,7 @@ pub(crate) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
         ("authorize URL", authorize_url),
         ("access-token URL", access_token_url),
     ] {
-        check_url_template(what, url, &def.dynamic_params)?;
+        check_url_template(what, url, &def.spec.dynamic_params)?;
         if let Some((_, query)) = url.split_once('?')
             && let Some((k, _)) = url::form_urlencoded::parse(query.as_bytes())
                 .find(|(k, _)| k.starts_with(PARAM_PREFIX))
@@ -174,17 +174,17 @@ impl Connections {
             access_token_url,
             param_type,
             signature_method,
-        } = &service.auth
+        } = &service.spec.auth
         else {
             return Err(format!(
                 "service `{}` is not an oauth1 service",
-                service.link_name
+                service.meta.link_name
             ));
         };
         let secret = self.consumer_secret(service)?.ok_or_else(|| {
             format!(
                 "service `{}` has no consumer secret; set `client_secret` on the service, then connect again",
-                service.link_name
+                service.meta.link_name
             )
         })?;
         Ok(Consumer {
@@ -328,9 +328,7 @@ impl Connections {
                     .seal(state.as_bytes(), issued.secret.expose().as_bytes()),
             )),
         };
-        let store = self.store.clone();
-        let s = state.clone();
-        blocking(move || Ok(store.put_flow(&s, &flow, now)?)).await?;
+        self.store.put_flow(&state, &flow, now).await?;
         tracing::info!(connection = %entry.record.link_name, "OAuth 1 authorization started");
         Ok(format!(
             "{}/start?state={state}",
@@ -418,7 +416,7 @@ impl Connections {
     }
 
     /// Seals the token credentials for the connection and marks it connected, if the
-    /// connection is unchanged since `entry` was read.
+    /// connection is unchanged (same revision) since `entry` was read.
     async fn store_oauth1(&self, entry: &Entry, credentials: &Credentials) -> Result<(), Error> {
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(credentials).expect("credentials serialise"),
@@ -434,10 +432,14 @@ impl Connections {
         record.granted_scopes.clear();
         record.connected_at_ms = Some(now);
         record.updated_at_ms = now;
-        let expected = entry.record.clone();
         self.write(
             crate::snapshot::Touched::connection(&entry.record.link_name),
-            move |s| Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?),
+            async {
+                self.store
+                    .update_connection(&record, entry.record.revision, SecretChange::Set(blob))
+                    .await?;
+                Ok(())
+            },
         )
         .await
     }

@@ -13,7 +13,7 @@ use crate::flows::*;
 use crate::provider::{OAuthClient, Tokens};
 use crate::snapshot::Entry;
 use crate::views::*;
-use crate::{Connections, bad, blocking, now_ms, template};
+use crate::{Connections, bad, now_ms, template};
 
 /// Authorize parameters the host sets itself.
 pub(crate) const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
@@ -101,7 +101,7 @@ pub(crate) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
         grant_type,
         extra_authorize_params,
         ..
-    } = &def.auth
+    } = &def.spec.auth
     else {
         return Ok(());
     };
@@ -115,15 +115,19 @@ pub(crate) fn check_service(def: &ServiceDefinition) -> Result<(), String> {
                     .into(),
             );
         }
-        (_, Some(u)) => check_url_template("authorize URL", u, &def.dynamic_params)?,
+        (_, Some(u)) => check_url_template("authorize URL", u, &def.spec.dynamic_params)?,
         _ => {}
     }
-    check_url_template("access-token URL", access_token_url, &def.dynamic_params)?;
+    check_url_template(
+        "access-token URL",
+        access_token_url,
+        &def.spec.dynamic_params,
+    )?;
     if let Some(u) = refresh_token_url {
-        check_url_template("refresh-token URL", u, &def.dynamic_params)?;
+        check_url_template("refresh-token URL", u, &def.spec.dynamic_params)?;
     }
     if let Some(u) = revoke_url {
-        check_url_template("revocation URL", u, &def.dynamic_params)?;
+        check_url_template("revocation URL", u, &def.spec.dynamic_params)?;
     }
     if !matches!(scope_delimiter.as_str(), " " | "," | "+") {
         return Err("`auth.scope_delimiter` must be \" \" (the default), \",\" or \"+\"".into());
@@ -157,20 +161,20 @@ pub(crate) fn check_authorize_params(params: &BTreeMap<String, String>) -> Resul
 
 /// Checks a connection's chosen scopes against its service's.
 pub(crate) fn check_scopes(service: &ServiceRecord, chosen: &[String]) -> Result<(), String> {
-    let AuthConfig::OAuth2 { scopes, .. } = &service.auth else {
+    let AuthConfig::OAuth2 { scopes, .. } = &service.spec.auth else {
         if chosen.is_empty() {
             return Ok(());
         }
         return Err(format!(
             "scopes are for oauth2 services; `{}` is `{}`",
-            service.link_name,
-            service.auth.type_name()
+            service.meta.link_name,
+            service.spec.auth.type_name()
         ));
     };
     if let Some(s) = chosen.iter().find(|s| !scopes.contains(s)) {
         return Err(format!(
             "scope `{s}` is not one of service `{}`'s scopes ({})",
-            service.link_name,
+            service.meta.link_name,
             scopes.join(", ")
         ));
     }
@@ -197,11 +201,11 @@ impl Connections {
             scope_delimiter,
             client_auth,
             ..
-        } = &service.auth
+        } = &service.spec.auth
         else {
             return Err(format!(
                 "service `{}` is not an oauth2 service",
-                service.link_name
+                service.meta.link_name
             ));
         };
         let client_secret = match self.snapshot().service_secrets.get(&service.id) {
@@ -254,7 +258,7 @@ impl Connections {
             scopes: service_scopes,
             extra_authorize_params,
             ..
-        } = &service.auth
+        } = &service.spec.auth
         else {
             unreachable!("checked by the caller");
         };
@@ -289,9 +293,7 @@ impl Connections {
             request_token: None,
             request_secret_sealed: None,
         };
-        let store = self.store.clone();
-        let s = state.clone();
-        blocking(move || Ok(store.put_flow(&s, &flow, now)?)).await?;
+        self.store.put_flow(&state, &flow, now).await?;
         tracing::info!(connection = %entry.record.link_name, "authorization started");
         Ok(format!(
             "{}?state={state}",
@@ -300,7 +302,7 @@ impl Connections {
     }
 
     /// Seals `tokens` for the connection and marks it connected, in one write that
-    /// succeeds only if the connection is unchanged since `entry` was read (connecting),
+    /// succeeds only if the connection's revision is unchanged since `entry` was read (connecting),
     /// or, for refreshed tokens, only if its credentials are (see
     /// [`Self::store_refreshed`]).
     pub(crate) async fn store_tokens(
@@ -340,10 +342,14 @@ impl Connections {
             record.connected_at_ms = Some(now);
         }
         record.updated_at_ms = now;
-        let expected = entry.record.clone();
         self.write(
             crate::snapshot::Touched::connection(&entry.record.link_name),
-            move |s| Ok(s.update_connection(&expected, &record, SecretChange::Set(blob))?),
+            async {
+                self.store
+                    .update_connection(&record, entry.record.revision, SecretChange::Set(blob))
+                    .await?;
+                Ok(())
+            },
         )
         .await
     }
@@ -366,7 +372,7 @@ impl Connections {
     }
 
     pub(crate) fn scopes_of(&self, entry: &Entry, service: &ServiceRecord) -> Vec<String> {
-        match &service.auth {
+        match &service.spec.auth {
             AuthConfig::OAuth2 { scopes, .. } if entry.record.scopes.is_empty() => scopes.clone(),
             _ => entry.record.scopes.clone(),
         }
