@@ -140,6 +140,7 @@ impl Connections {
             credential,
             refreshable: matches!(service.spec.auth, AuthConfig::OAuth2 { .. }),
             generation: generation(&entry).unwrap_or_default(),
+            connection_id: entry.record.id.clone(),
         }))
     }
 }
@@ -186,11 +187,24 @@ impl ConnectionBroker for Broker {
         )
     }
 
-    fn record(&self, _ctx: &InvocationContext, link: &str, record: AuditRecord) {
+    fn record(
+        &self,
+        _ctx: &InvocationContext,
+        link: &str,
+        connection_id: Option<&str>,
+        record: AuditRecord,
+    ) {
         // Kept by connection id: a connection made again under this link name starts
         // with no records (a record of a deleted connection is dropped by the store).
-        if let Some(e) = self.0.snapshot().connections.get(link) {
-            self.0.audit.push(&e.record.id, record);
+        // A use that resolved names its id; a refused one (not granted, not connected)
+        // goes to whichever connection has the link now.
+        match connection_id {
+            Some(id) => self.0.audit.push(id, record),
+            None => {
+                if let Some(e) = self.0.snapshot().connections.get(link) {
+                    self.0.audit.push(&e.record.id, record);
+                }
+            }
         }
     }
 }

@@ -741,6 +741,10 @@ pub struct ResolvedConnection {
     pub refreshable: bool,
     /// Identifies these credentials, for [`ConnectionBroker::refresh_after_unauthorized`].
     pub generation: Vec<u8>,
+    /// The connection's immutable id: the use is recorded under it (see
+    /// [`ConnectionBroker::record`]), not under the link name, which a connection made
+    /// later may reuse.
+    pub connection_id: String,
 }
 
 /// A boxed future, for the broker's object-safe async methods.
@@ -799,8 +803,16 @@ pub trait ConnectionBroker: Send + Sync + std::fmt::Debug {
     }
 
     /// Records one use of connection `link` by the invocation `ctx` (never blocks on
-    /// disk).
-    fn record(&self, ctx: &InvocationContext, link: &str, record: AuditRecord);
+    /// disk), under `connection_id` when the link resolved (the id [`Self::resolve`]
+    /// returned: a connection deleted and made again under the link meanwhile does not
+    /// get the record).
+    fn record(
+        &self,
+        ctx: &InvocationContext,
+        link: &str,
+        connection_id: Option<&str>,
+        record: AuditRecord,
+    );
 }
 
 /// A broker with no connections at all.
@@ -819,7 +831,14 @@ impl ConnectionBroker for NoConnections {
         )))))
     }
 
-    fn record(&self, _ctx: &InvocationContext, _link: &str, _record: AuditRecord) {}
+    fn record(
+        &self,
+        _ctx: &InvocationContext,
+        _link: &str,
+        _connection_id: Option<&str>,
+        _record: AuditRecord,
+    ) {
+    }
 }
 
 #[cfg(test)]

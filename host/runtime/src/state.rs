@@ -351,12 +351,14 @@ impl CallState {
             outcome: "ok".into(),
             duration_us: 0,
         };
+        let mut connection_id = None;
         let result = async {
             let connection = self
                 .broker
                 .resolve(&self.context, link, &request.url)
                 .await
                 .map_err(|e| broker_error(e, None))?;
+            connection_id = Some(connection.connection_id.clone());
             let url = connection.url.clone();
             if let Ok(parsed) = url::Url::parse(&url) {
                 audit.origin = parsed.origin().ascii_serialization();
@@ -422,7 +424,8 @@ impl CallState {
             Err(e) => audit.outcome = kind(e).to_owned(),
         }
         audit.duration_us = started.elapsed().as_micros() as u64;
-        self.broker.record(&self.context, link, audit);
+        self.broker
+            .record(&self.context, link, connection_id.as_deref(), audit);
         result.map(into_wit)
     }
 }

@@ -1067,7 +1067,9 @@ async fn a_connection_made_again_under_a_link_name_starts_without_activity() {
         _dir: dir,
     };
     let broker = host.app().connections().broker();
-    let used = |path: &str| {
+    // A use of `acme_main`, recorded as the runtime does: under the id the call resolved
+    // (`Some`), or, for a refused use, the link's current connection (`None`).
+    let used = |path: &str, resolved: Option<&str>| {
         let ctx = InvocationContext::new("fetch", Principal::Admin, 1);
         let record = AuditRecord {
             time_ms: 1,
@@ -1079,7 +1081,7 @@ async fn a_connection_made_again_under_a_link_name_starts_without_activity() {
             outcome: "ok".into(),
             duration_us: 5,
         };
-        broker.record(&ctx, "acme_main", record);
+        broker.record(&ctx, "acme_main", resolved, record);
     };
     let (status, body) = f
         .authed(
@@ -1101,7 +1103,7 @@ async fn a_connection_made_again_under_a_link_name_starts_without_activity() {
         .authed("POST", "/api/v1/connections", connection.clone())
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    used("/old");
+    used("/old", None);
     let (_, body) = activity().await;
     assert_eq!(body["activity"][0]["path"], "/old", "{body}");
 
@@ -1113,7 +1115,10 @@ async fn a_connection_made_again_under_a_link_name_starts_without_activity() {
     assert_eq!(status, StatusCode::CREATED);
     let (_, body) = activity().await;
     assert_eq!(body["activity"], serde_json::json!([]), "{body}");
-    used("/new");
+    // A call that resolved the deleted connection and ends now: its record keeps the
+    // deleted connection's id, so the new one does not get it.
+    used("/late", Some("con_deleted_meanwhile"));
+    used("/new", None);
     let (_, body) = activity().await;
     let paths: Vec<&str> = body["activity"]
         .as_array()

@@ -22,6 +22,12 @@ use switchboard::runtime::{CallSpec, Loaded, Runtime, RuntimeConfig};
 use crate::FETCH;
 
 const LINK: &str = "api";
+/// The id the fake broker's connection resolves with.
+const CONNECTION_ID: &str = "con_fake";
+
+/// What the fake broker was asked to record: request id, link, the resolved connection's
+/// id (when it resolved), the record.
+type Record = (u64, String, Option<String>, AuditRecord);
 /// The credential the upstream refuses with 401.
 const OLD: &str = "old-Cnry-7f3a91";
 /// The credential it accepts.
@@ -52,7 +58,7 @@ struct FakeBroker {
     resolves: Mutex<VecDeque<Result<ResolvedConnection, BrokerError>>>,
     refreshes: Mutex<VecDeque<Result<Option<ResolvedConnection>, BrokerError>>>,
     asked: Mutex<Vec<Asked>>,
-    records: Mutex<Vec<(u64, String, AuditRecord)>>,
+    records: Mutex<Vec<Record>>,
 }
 
 impl FakeBroker {
@@ -75,7 +81,7 @@ impl FakeBroker {
         self.asked.lock().unwrap().clone()
     }
 
-    fn records(&self) -> Vec<(u64, String, AuditRecord)> {
+    fn records(&self) -> Vec<Record> {
         self.records.lock().unwrap().clone()
     }
 }
@@ -123,11 +129,19 @@ impl ConnectionBroker for FakeBroker {
         Box::pin(std::future::ready(next))
     }
 
-    fn record(&self, ctx: &InvocationContext, link: &str, record: AuditRecord) {
-        self.records
-            .lock()
-            .unwrap()
-            .push((ctx.request_id, link.to_owned(), record));
+    fn record(
+        &self,
+        ctx: &InvocationContext,
+        link: &str,
+        connection_id: Option<&str>,
+        record: AuditRecord,
+    ) {
+        self.records.lock().unwrap().push((
+            ctx.request_id,
+            link.to_owned(),
+            connection_id.map(str::to_owned),
+            record,
+        ));
     }
 }
 
@@ -187,6 +201,7 @@ fn connection(
         credential: Credential::new(&auth, &credentials).unwrap(),
         refreshable,
         generation: vec![generation],
+        connection_id: CONNECTION_ID.to_owned(),
     }
 }
 
@@ -270,8 +285,10 @@ async fn the_broker_gets_the_context_and_the_unfilled_url_and_the_function_never
 
     let records = broker.records();
     assert_eq!(records.len(), 1, "{records:?}");
-    let (request_id, link, record) = &records[0];
+    let (request_id, link, id, record) = &records[0];
     assert_eq!((*request_id, link.as_str()), (ctx.request_id, LINK));
+    // Under the id resolve returned, not whatever has the link name later.
+    assert_eq!(id.as_deref(), Some(CONNECTION_ID));
     assert_eq!(record.function, "fetcher");
     assert_eq!(record.method, "GET");
     assert_eq!(record.origin, origin);
@@ -323,8 +340,9 @@ async fn each_broker_error_reaches_the_function_as_its_wit_error_and_is_audited(
             assert!(mine.is_empty(), "{mine:?}");
         } else {
             assert_eq!(mine.len(), 1, "{kind}: {records:?}");
-            assert_eq!(mine[0].2.outcome, *kind);
-            assert_eq!(mine[0].2.status, None);
+            assert_eq!(mine[0].2, None, "a refused use never resolved an id");
+            assert_eq!(mine[0].3.outcome, *kind);
+            assert_eq!(mine[0].3.status, None);
         }
     }
     assert_eq!(broker.asked().len(), cases.len());
@@ -365,7 +383,7 @@ async fn a_401_is_retried_once_with_the_fresh_credential_when_refreshable() {
         1,
         "one record for the request, retry included: {records:?}"
     );
-    assert_eq!(records[0].2.status, Some(200));
+    assert_eq!(records[0].3.status, Some(200));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -419,7 +437,7 @@ async fn a_401_stands_when_not_refreshable_or_when_nothing_fresher_exists() {
     assert_eq!(seen.lock().unwrap().len(), 2, "no resend");
     let records = broker.records();
     assert_eq!(records.len(), 2, "{records:?}");
-    assert!(records.iter().all(|r| r.2.status == Some(401)));
+    assert!(records.iter().all(|r| r.3.status == Some(401)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -440,5 +458,5 @@ async fn a_failed_refresh_is_the_functions_error_redacted() {
     assert_eq!(seen.lock().unwrap().len(), 1);
     let records = broker.records();
     assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0].2.outcome, "needs-reconnect");
+    assert_eq!(records[0].3.outcome, "needs-reconnect");
 }
