@@ -1,7 +1,8 @@
 //! Builds every plugin in `plugins/` for `wasm32-wasip2`, and writes their paths to
-//! `$OUT_DIR/plugins.rs` as constants (`HELLO`, `TEST_SPIN`, ...). Tests get the `plugin`
-//! profile (optimised, no LTO: quick to link); release builds (`cargo bench`) get
-//! `plugin-release` (LTO, one codegen unit), the code a release plugin would have.
+//! `$OUT_DIR/plugins.rs` as constants (`HELLO`, `TEST_SPIN`, ...), in the `plugin` profile
+//! (LTO, one codegen unit: the code a release plugin would have, and less of it for the
+//! tests' Cranelift to compile) for tests and benchmarks alike, so `cargo bench` after
+//! `cargo test` reuses the plugins.
 //!
 //! The constants are `pub(crate)`, not `pub`, on purpose: a test binary that `include!`s the
 //! file and leaves a fixture unused gets a `dead_code` warning, which CI (`-D warnings`) turns
@@ -59,13 +60,9 @@ fn main() {
 
     check_target_installed();
 
-    // The outer build's profile: `debug` for `cargo test` / `cargo build`, `release` for
-    // `cargo bench` and `--release`.
-    let profile = if env::var("PROFILE").as_deref() == Ok("release") {
-        "plugin-release"
-    } else {
-        "plugin"
-    };
+    // One profile whatever the outer build's (`debug` for `cargo test`, `release` for
+    // `cargo bench`).
+    let profile = "plugin";
     let target_dir = root.join("target").join("plugins");
     build_plugins(&root, &target_dir, &plugins, profile);
 
