@@ -4,12 +4,15 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use axum::Router;
+use axum::extract::State;
 use serde_json::json;
 use switchboard::server::{self, ConnectionLimits, Running, ServeConfig};
 use switchboard_tests::{Api, TestHost};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
 
-use crate::{HELLO, TEST_ALLOC, TEST_SPIN};
+use crate::{FETCH, HELLO, TEST_ALLOC};
 
 /// A host on 127.0.0.1:0 with settings the shared harness does not expose.
 async fn start(dir: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> (Running, Api) {
@@ -36,6 +39,62 @@ async fn calls_started(api: &Api, n: u64) {
         }
         assert!(Instant::now() < until, "{n} calls never started: {status}");
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A loopback upstream that holds every request until the test opens it: a function
+/// that calls it keeps its call slot and its memory reservation for as long as the test
+/// needs, without burning CPU (a spinning guest would hold a core of this 2-core machine
+/// for its whole deadline) and without a deadline the test must outrun.
+struct Gate {
+    origin: String,
+    open: watch::Sender<bool>,
+    arrived: watch::Receiver<usize>,
+}
+
+#[derive(Clone)]
+struct GateState {
+    open: watch::Receiver<bool>,
+    arrived: std::sync::Arc<watch::Sender<usize>>,
+}
+
+impl Gate {
+    async fn start() -> Self {
+        let (open, open_rx) = watch::channel(false);
+        let (arrived_tx, arrived) = watch::channel(0usize);
+        let state = GateState {
+            open: open_rx,
+            arrived: std::sync::Arc::new(arrived_tx),
+        };
+        let app = Router::new()
+            .fallback(|State(mut gate): State<GateState>| async move {
+                gate.arrived.send_modify(|n| *n += 1);
+                let _ = gate.open.wait_for(|open| *open).await;
+                "released"
+            })
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            origin,
+            open,
+            arrived,
+        }
+    }
+
+    /// Waits (bounded) until `n` requests in all are held.
+    async fn held(&self, n: usize) {
+        let mut arrived = self.arrived.clone();
+        tokio::time::timeout(Duration::from_secs(30), arrived.wait_for(|k| *k >= n))
+            .await
+            .unwrap_or_else(|_| panic!("{n} requests never reached the gate"))
+            .unwrap();
+    }
+
+    /// Lets every held request, and every later one, through.
+    fn open(&self) {
+        self.open.send_replace(true);
     }
 }
 
@@ -135,24 +194,26 @@ async fn a_function_log_line_cannot_forge_a_host_log_line() {
     assert!(message.contains("x\n2026"), "{message}");
 }
 
-// Multi-threaded: a spinning guest yields to the executor only every epoch tick,
-// which on one thread would slow the test's own requests to a crawl.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_busy_function_cannot_take_every_call_slot() {
     let dir = tempfile::tempdir().unwrap();
     // 4 slots; by default a function may hold half of them.
     let (_host, api) = start(dir.path(), |c| c.runtime.max_concurrency = 4).await;
-    // Version 1 spins for 8 s, version 2 for 3 s; switching between them is a
-    // rollback (no compile while the spinners run).
-    api.deploy_ok("spin", TEST_SPIN, "?timeout_ms=8000").await;
-    api.deploy_ok("spin", TEST_SPIN, "?timeout_ms=3000").await;
+    let gate = Gate::start().await;
+    // Version 1 waits at the gate for up to 30 s, version 2 has a 3 s deadline;
+    // switching between them is a rollback (no compile while the calls run).
+    let allow = format!("&allow_host={}", gate.origin);
+    api.deploy_ok("busy", FETCH, &format!("?timeout_ms=30000{allow}"))
+        .await;
+    api.deploy_ok("busy", FETCH, &format!("?timeout_ms=3000{allow}"))
+        .await;
     api.deploy_ok("hello", HELLO, "").await;
     let rollback = |version: u32| {
         let api = api.clone();
         async move {
             let (status, out) = api
                 .post_json(
-                    "/api/v1/functions/spin/rollback",
+                    "/api/v1/functions/busy/rollback",
                     &json!({ "version": version }),
                 )
                 .await;
@@ -162,17 +223,18 @@ async fn one_busy_function_cannot_take_every_call_slot() {
     let (_, status) = api.get("/api/v1/status").await;
     assert_eq!(status["runtime"]["max_concurrency_per_function"], 2);
 
-    let spin = |api: &Api| {
+    let busy = |api: &Api| {
         let api = api.clone();
-        tokio::spawn(async move { api.invoke("spin", &json!({})).await })
+        let url = format!("{}/hold", gate.origin);
+        tokio::spawn(async move { api.invoke("busy", &json!({ "url": url })).await })
     };
     rollback(1).await;
-    let long: Vec<_> = (0..2).map(|_| spin(&api)).collect();
-    calls_started(&api, 2).await;
+    let long: Vec<_> = (0..2).map(|_| busy(&api)).collect();
+    gate.held(2).await;
     // More calls of the same function, with a shorter deadline: they queue
     // behind its two running calls even though two slots are free.
     rollback(2).await;
-    let queued: Vec<_> = (0..4).map(|_| spin(&api)).collect();
+    let queued: Vec<_> = (0..4).map(|_| busy(&api)).collect();
     calls_started(&api, 6).await;
 
     let started = Instant::now();
@@ -181,12 +243,12 @@ async fn one_busy_function_cannot_take_every_call_slot() {
         (status, out["greeting"].as_str()),
         (200, Some("Hello, Ada!"))
     );
-    // Served while the spinners still hold their slots and the queued ones still
+    // Served while the busy calls still hold their slots and the queued ones still
     // wait: not after any of their deadlines (first come, first served would
     // have put hello behind the queued calls).
     assert!(
         long.iter().chain(&queued).all(|t| !t.is_finished()),
-        "hello waited for the spinners ({:?})",
+        "hello waited for the busy calls ({:?})",
         started.elapsed()
     );
 
@@ -204,16 +266,16 @@ async fn one_busy_function_cannot_take_every_call_slot() {
             "{message}"
         );
     }
+    // Only the two running calls reached the upstream; released, they complete.
+    assert_eq!(*gate.arrived.borrow(), 2);
+    gate.open();
     for t in long {
         let (status, out) = t.await.unwrap();
-        assert_eq!(
-            (status, out["error"]["code"].as_str()),
-            (504, Some("timeout"))
-        );
+        assert_eq!((status, &out["body"]), (200, &json!("released")), "{out}");
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_beyond_the_memory_budget_wait_or_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let (_host, api) = start(dir.path(), |c| {
@@ -221,8 +283,13 @@ async fn calls_beyond_the_memory_budget_wait_or_are_refused_clearly() {
         c.runtime.memory_budget_mib = 64;
     })
     .await;
-    api.deploy_ok("hog", TEST_SPIN, "?timeout_ms=4000&memory_mib=48")
-        .await;
+    let gate = Gate::start().await;
+    api.deploy_ok(
+        "hog",
+        FETCH,
+        &format!("?timeout_ms=30000&memory_mib=48&allow_host={}", gate.origin),
+    )
+    .await;
     api.deploy_ok("alloc", TEST_ALLOC, "?memory_mib=32&timeout_ms=20000")
         .await;
 
@@ -244,9 +311,10 @@ async fn calls_beyond_the_memory_budget_wait_or_are_refused_clearly() {
         .await;
     let hog = {
         let api = api.clone();
-        tokio::spawn(async move { api.invoke("hog", &json!({})).await })
+        let url = format!("{}/hold", gate.origin);
+        tokio::spawn(async move { api.invoke("hog", &json!({ "url": url })).await })
     };
-    calls_started(&api, 7).await;
+    gate.held(1).await;
     let (status, out) = api.invoke("alloc", &json!({ "mib": 1 })).await;
     assert!(!hog.is_finished(), "the hog ended before the check");
     assert_eq!(status, 503, "{out}");
@@ -254,7 +322,8 @@ async fn calls_beyond_the_memory_budget_wait_or_are_refused_clearly() {
     let message = out["error"]["message"].as_str().unwrap();
     assert!(message.contains("48 of 64 MiB"), "{message}");
     assert!(message.contains("memory-budget-mib"), "{message}");
-    assert_eq!(hog.await.unwrap().0, 504);
+    gate.open();
+    assert_eq!(hog.await.unwrap().0, 200);
     let (status, _) = api.invoke("alloc", &json!({ "mib": 1 })).await;
     assert_eq!(status, 200);
 
