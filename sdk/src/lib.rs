@@ -59,8 +59,9 @@
 //! - `http`: the request builder, the response, the error and [`invoke_url`];
 //! - `log`: [`Level`], [`log()`](log()) and the log macros;
 //! - `export`: what [`export_function!`] expands to;
-//! - `__private`: what the macros expand to, with the code `wit-bindgen` generates from
-//!   `wit/plugin.wit` (not public API).
+//! - `__private`: what the macros expand to, with the code `wit-bindgen` generated from
+//!   `wit/plugin.wit` (`src/bindings.rs`, checked in: building a function does not run
+//!   the bindings generator; not public API).
 
 mod export;
 mod http;
@@ -84,20 +85,44 @@ pub mod __private {
     pub use crate::log::log_args;
     pub use bindings::Guest;
 
-    /// The code `wit-bindgen` generates from `wit/plugin.wit`. The generated export macro
-    /// needs it public; plugins never name it.
+    /// The code `wit-bindgen` generates from `wit/plugin.wit`, checked in as
+    /// `src/bindings.rs` (`sdk/generate-bindings.sh` regenerates it; a test fails when it
+    /// is older than the WIT). The generated export macro needs it public; plugins never
+    /// name it.
     #[allow(
         unsafe_code,
         unused_qualifications,
         missing_debug_implementations,
+        unreachable_pub,
+        clippy::all,
         reason = "wit-bindgen generated code"
     )]
     pub mod bindings {
-        wit_bindgen::generate!({
-            path: "../wit",
-            world: "plugin",
-            pub_export_macro: true,
-            default_bindings_module: "switchboard_sdk::__private::bindings",
-        });
+        include!("bindings.rs");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    /// `src/bindings.rs` starts with the SHA-256 of the WIT it was generated from.
+    #[test]
+    fn generated_bindings_match_the_wit() {
+        let wit = include_bytes!("../../wit/plugin.wit");
+        let recorded = include_str!("bindings.rs")
+            .lines()
+            .next()
+            .and_then(|line| line.strip_prefix("// wit/plugin.wit sha256: "))
+            .expect("src/bindings.rs starts with the WIT's hash");
+        let actual = hex(&Sha256::digest(wit));
+        assert_eq!(
+            recorded, actual,
+            "wit/plugin.wit changed since src/bindings.rs was generated: run sdk/generate-bindings.sh"
+        );
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -1,21 +1,17 @@
 //! Test fixture: a component that imports nothing unusual but exports `go` instead of `run`,
 //! which the host must reject at upload.
 
+/// Generated from `wit/no-run.wit` by `sdk/generate-bindings.sh`.
 #[allow(
     unsafe_code,
     unused_qualifications,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::all,
     reason = "wit-bindgen generated code"
 )]
 mod bindings {
-    wit_bindgen::generate!({
-        inline: "
-            package switchboard-test:no-run;
-
-            world no-run {
-                export go: func() -> string;
-            }
-        ",
-    });
+    include!("bindings.rs");
 }
 
 struct NoRun;
