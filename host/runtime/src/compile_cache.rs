@@ -12,13 +12,20 @@ use sha2::{Digest, Sha256};
 /// Serialised components keyed by the engine's compatibility hash and the SHA-256 of the
 /// component's bytes. Only [`super::Runtime::compile`] writes it, with what wasmtime
 /// serialised, so what it holds is safe to deserialise under an engine of the same hash.
+///
+/// Single flight: hosts that deploy the same plugin at the same moment (parallel tests)
+/// compile it once; the others wait for that compile and deserialise its result.
 #[derive(Debug, Default)]
 pub struct CompileCache {
-    entries: Mutex<HashMap<Key, Arc<Vec<u8>>>>,
+    entries: Mutex<HashMap<Key, Arc<Slot>>>,
     hits: AtomicU64,
 }
 
 type Key = ([u8; 32], [u8; 32]);
+
+/// One key's entry: empty until the first compile of it succeeds. Its lock is held for
+/// the length of that compile, so a concurrent compile of the same key waits for it.
+pub(super) type Slot = Mutex<Option<Arc<Vec<u8>>>>;
 
 impl CompileCache {
     /// An empty cache, to share between hosts (`ServeConfig::compile_cache`).
@@ -31,32 +38,30 @@ impl CompileCache {
         (engine_hash, Sha256::digest(wasm).into())
     }
 
-    /// The serialised component stored under `key`, if any.
-    pub(super) fn get(&self, key: &Key) -> Option<Arc<Vec<u8>>> {
-        let found = self
-            .entries
-            .lock()
-            .expect("lock poisoned")
-            .get(key)
-            .cloned();
-        if found.is_some() {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-        }
-        found
-    }
-
-    /// Stores a serialised component (a concurrent compile of the same bytes may have
-    /// stored an equal one first; either is fine).
-    pub(super) fn insert(&self, key: Key, serialized: Vec<u8>) {
+    /// The entry of `key`, created empty if there is none: lock it, use what it holds
+    /// (and count a hit with [`Self::hit`]) or compile and fill it while holding the lock.
+    pub(super) fn slot(&self, key: Key) -> Arc<Slot> {
         self.entries
             .lock()
             .expect("lock poisoned")
-            .insert(key, Arc::new(serialized));
+            .entry(key)
+            .or_default()
+            .clone()
+    }
+
+    /// Counts a compile saved.
+    pub(super) fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How many components it holds.
     pub fn len(&self) -> usize {
-        self.entries.lock().expect("lock poisoned").len()
+        self.entries
+            .lock()
+            .expect("lock poisoned")
+            .values()
+            .filter(|slot| slot.lock().is_ok_and(|held| held.is_some()))
+            .count()
     }
 
     /// How many compiles it saved (components deserialised from it).

@@ -360,11 +360,17 @@ impl Runtime {
         check_header(wasm)?;
         precheck::check(wasm, &self.config.compile_limits)?;
         self.stats.compiles_started.fetch_add(1, Ordering::Relaxed);
-        let cache = self
+        // With a shared cache, the key's slot stays locked until this compile has
+        // filled it: a concurrent compile of the same bytes waits, then deserialises.
+        let slot = self
             .compile_cache
             .as_ref()
-            .map(|c| (c, CompileCache::key(self.engine_hash, wasm)));
-        let cached = cache.as_ref().and_then(|(c, key)| c.get(key));
+            .map(|c| (c, c.slot(CompileCache::key(self.engine_hash, wasm))));
+        let mut held = slot.as_ref().map(|(_, slot)| {
+            slot.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        });
+        let cached = held.as_deref().and_then(Option::clone);
         let component = match &cached {
             // SAFETY: as in `load`: the cache holds only what `compile` serialised, under
             // an engine of the same hash (part of the key).
@@ -376,17 +382,23 @@ impl Runtime {
         self.stats.compiled.fetch_add(1, Ordering::Relaxed);
         let loaded = self.link(&component)?;
         let bytes = match cached {
-            Some(bytes) => Vec::clone(&bytes),
+            Some(bytes) => {
+                if let Some((cache, _)) = &slot {
+                    cache.hit();
+                }
+                Vec::clone(&bytes)
+            }
             None => {
                 let bytes = component.serialize().map_err(|e| {
                     DeployError::NotAComponent(format!("component could not be serialised: {e:#}"))
                 })?;
-                if let Some((c, key)) = cache {
-                    c.insert(key, bytes.clone());
+                if let Some(held) = held.as_deref_mut() {
+                    *held = Some(Arc::new(bytes.clone()));
                 }
                 bytes
             }
         };
+        drop(held);
         Ok((
             Artifact {
                 engine_hash: self.engine_hash,

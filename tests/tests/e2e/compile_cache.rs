@@ -41,6 +41,43 @@ async fn a_second_host_loads_what_the_first_compiled() {
     second.running.stop().await.unwrap();
 }
 
+// Several threads, so that the deploys' compiles really overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_deploying_the_same_plugin_at_once_compile_it_once() {
+    let cache = CompileCache::new();
+    let opts = HostOptions {
+        compile_cache: Some(cache.clone()),
+        ..Default::default()
+    };
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut hosts = Vec::new();
+    for dir in &dirs {
+        hosts.push(TestHost::start_with(dir.path(), opts.clone()).await);
+    }
+    // All four uploads start before the first compile (hundreds of ms) ends: without a
+    // single flight each would miss the cache and run Cranelift.
+    let deploys: Vec<_> = hosts
+        .iter()
+        .map(|host| {
+            let api = host.api.clone();
+            tokio::spawn(async move { api.deploy_ok("hello", HELLO, "").await })
+        })
+        .collect();
+    for deploy in deploys {
+        deploy.await.unwrap();
+    }
+    assert_eq!(
+        (cache.len(), cache.hits()),
+        (1, 3),
+        "one compile, three waited"
+    );
+    for host in hosts {
+        let (status, out) = host.api.invoke("hello", &json!({ "name": "Ada" })).await;
+        assert_eq!((status, out), (200, json!({ "greeting": "Hello, Ada!" })));
+        host.running.stop().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn junk_is_refused_the_same_with_a_cache() {
     let cache = CompileCache::new();
